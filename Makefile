@@ -1,0 +1,32 @@
+# Two commands matter: `make bench` (the main job) and `make test` (the suite, lint included).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: bench test lint unit perf clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## bench: identify this host, run the default suite, write results/<run-id>/ and its HTML report
+bench: $(STAMP)
+	$(BIN)/harness run --size default --report $(ARGS)
+
+## test: lint, type-check, then the test suite
+test: lint unit
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check harness workloads tests
+	$(BIN)/ruff format --check harness workloads tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,247 @@
+"""The ``harness`` command. User errors are caught here, once: one line, exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.table import Table
+
+from harness import __version__
+from harness.errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+DESCRIPTION = """\
+Measure what AI-infrastructure CPU work costs on this host: Numba kernels for data
+preprocessing, embedding, evaluation and agent loops, each checked against a reference
+before it is timed, with medians and 95% confidence intervals.
+
+typical use:
+  harness env                      who this host is (CPU, LLVM target, cloud, software)
+  harness list                     the workloads
+  harness run --size tiny          a quick run; results in results/<run-id>/
+  harness export results/          one CSV row per case
+  harness report results/ -o r.html
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UserError(message)
+
+
+def _workload_paths(values: Sequence[str] | None) -> list[Path]:
+    return [Path(v) for v in values or ()]
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from harness.environment import capture, summary_rows
+
+    env = capture(instance_type=args.instance_type)
+    if args.json:
+        print(json.dumps(env, indent=2, default=str))
+        return 0
+    table = Table(title="this host", show_header=False)
+    for label, value in summary_rows(env):
+        table.add_row(label, value)
+    Console().print(table)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from harness.workload import discover
+
+    workloads = discover(_workload_paths(args.workload_path))
+    listing = [
+        {
+            "name": w.name,
+            "category": w.category,
+            "unit": w.unit,
+            "bound": w.bound,
+            "sizes": dict(w.sizes),
+            "description": w.description,
+        }
+        for w in workloads.values()
+    ]
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    table = Table("workload", "category", "unit", "bound", "sizes (n)", "description")
+    for item in listing:
+        sizes = " ".join(f"{k}={v}" for k, v in item["sizes"].items())
+        table.add_row(*(str(item[k]) for k in ("name", "category", "unit", "bound")), sizes,
+                      str(item["description"]))  # fmt: skip
+    Console().print(table)
+    return 0
+
+
+def _default_cache_dir(env: dict[str, Any]) -> Path:
+    """One Numba cache per CPU target: Numba's cache key ignores some codegen settings."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    llvm = env.get("llvm", {})
+    return base / "ai-cpu-harness" / "numba" / f"{env.get('arch')}-{llvm.get('cpu_name')}"
+
+
+def _summary(run_dir: Path) -> Table:
+    from harness.export import rows
+    from harness.results import load_run
+    from harness.session import si
+
+    table = Table("case", "throughput", "95% CI", "median", "GB/s", "compile", "status")
+    for row in rows([load_run(run_dir)]).itertuples():
+        if not row.valid:
+            table.add_row(f"{row.workload} {row.size} {row.mode} t{row.threads}", "", "", "", "",
+                          "", f"[red]{row.status}: {row.error}[/]")  # fmt: skip
+            continue
+        low, high = row.work / row.ci_high_s, row.work / row.ci_low_s
+        table.add_row(
+            f"{row.workload} {row.size} {row.mode} t{row.threads}",
+            f"{si(row.throughput)}{row.unit}/s",
+            f"{si(low)}- {si(high)}",
+            f"{row.median_s * 1e3:.3g} ms",
+            f"{row.bandwidth_gbs:.3g}",
+            f"{row.compile_s:.2f} s",
+            "[green]ok[/]",
+        )
+    return table
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.environment import capture
+    from harness.measurement import Timing
+    from harness.plan import parse_modes, parse_sizes, parse_threads, plan
+    from harness.runner import RunOptions
+    from harness.session import RunRequest, execute
+    from harness.workload import discover, select
+
+    sizes, modes = parse_sizes(args.size), parse_modes(args.mode)
+    if args.timeout <= 0 or args.min_rounds < 1 or (args.max_time or 1.0) <= 0:
+        raise UserError("--timeout, --max-time and --min-rounds must be positive")
+    workloads = select(discover(_workload_paths(args.workload_path)), args.workloads)
+    env = capture(instance_type=args.instance_type)
+    threads = parse_threads(args.threads, int(env["topology"]["usable_cpus"]))
+    max_time = args.max_time or (0.2 if sizes == ["tiny"] else 1.0)
+    options = RunOptions(
+        seed=args.seed,
+        timing=Timing(max_time=max_time, min_rounds=args.min_rounds),
+        timeout_s=args.timeout,
+        threads=threads,
+        cache_dir=args.cache_dir or _default_cache_dir(env),
+    )
+    cases = plan(workloads, sizes, modes, threads)
+    request = RunRequest(workloads, cases, options, args.out, env, args.argv)
+    try:
+        run_dir = execute(request)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    Console().print(_summary(run_dir))
+    print(f"results: {run_dir}")
+    if args.report:
+        from harness.export import rows
+        from harness.report import write_report
+        from harness.results import load_run
+
+        run = load_run(run_dir)
+        report = run_dir / "report.html"
+        write_report(rows([run]), [{"run_id": run.run_id, "env": run.environment}], report)
+        print(f"report: {report}")
+    failed = sum(1 for c in load_run(run_dir).manifest["cases"] if c["status"] != "ok")
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from harness.export import rows, write
+    from harness.results import find_runs
+
+    if args.format not in ("csv", "json"):
+        raise UserError(f"unknown export format {args.format!r} (choose from csv, json)")
+    text = write(rows(find_runs(Path(p) for p in args.results)), args.format, args.output)
+    if text is not None:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.export import rows
+    from harness.report import write_report
+    from harness.results import find_runs
+
+    runs = find_runs(Path(p) for p in args.results)
+    envs = [{"run_id": r.run_id, "env": r.environment} for r in runs]
+    write_report(rows(runs), envs, args.output)
+    print(f"report: {args.output}")
+    return 0
+
+
+def _run_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="measure workloads on this host",
+                       description="Measure workloads on this host, one worker process each.")  # fmt: skip
+    p.add_argument("--workloads", help="comma list of workload names (default: all)")
+    p.add_argument("--size", default="default",
+                   help="tiny|small|default|large, or a comma list (default: default)")  # fmt: skip
+    p.add_argument("--mode", default="both", help="speed|rate|both (default: both)")
+    p.add_argument("--threads", default="all", help="threads for the rate form (default: all)")
+    p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
+    p.add_argument("--max-time", type=float, default=None,
+                   help="seconds of timed rounds per case (default: 1.0; 0.2 at tiny)")  # fmt: skip
+    p.add_argument("--min-rounds", type=int, default=5, help="fewest timed rounds per case")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="Numba cache folder (default: a per-user cache keyed by CPU)")  # fmt: skip
+    p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
+    p.add_argument("--report", action="store_true", help="also write report.html in the run")
+    p.add_argument("--workload-path", action="append", metavar="DIR",
+                   help="another folder of workload modules (repeatable)")  # fmt: skip
+    p.set_defaults(func=cmd_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="harness", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("env", help="identify this host")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
+    p.set_defaults(func=cmd_env)
+    p = sub.add_parser("list", help="list the workloads")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--workload-path", action="append", metavar="DIR",
+                   help="another folder of workload modules (repeatable)")  # fmt: skip
+    p.set_defaults(func=cmd_list)
+    _run_parser(sub)
+    p = sub.add_parser("export", help="flatten results to one row per case")
+    p.add_argument("results", nargs="+", help="run folders, manifests, or folders of runs")
+    p.add_argument("--format", default="csv", help="csv or json (default: csv)")
+    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("report", help="write the HTML report")
+    p.add_argument("results", nargs="+", help="run folders, manifests, or folders of runs")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        args.argv = argv
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

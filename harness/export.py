@@ -1,0 +1,91 @@
+"""Flat rows, one per case, from runs on disk: what export, the report and comparisons read."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import UserError
+from harness.results import Run, atomic_write_text
+
+COLUMNS = (
+    "run_id", "host", "arch", "cpu", "llvm_cpu", "instance_type", "workload", "category",
+    "size", "mode", "threads", "unit", "work", "median_s", "ci_low_s", "ci_high_s",
+    "throughput", "compile_s", "valid", "error",
+    # beyond the columns every consumer relies on:
+    "status", "bound", "n", "bytes", "flops", "cache_load_s", "rounds", "bandwidth_gbs",
+    "gflops", "threading_layer", "digest",
+)  # fmt: skip
+FORMATS = ("csv", "json")
+
+
+def _host_columns(run: Run) -> dict[str, Any]:
+    env = run.environment
+    cpu, llvm, cloud = env.get("cpu", {}), env.get("llvm", {}), env.get("cloud", {})
+    return {
+        "run_id": run.run_id,
+        "host": env.get("host"),
+        "arch": env.get("arch"),
+        "cpu": cpu.get("name") or cpu.get("model_name"),
+        "llvm_cpu": llvm.get("cpu_name"),
+        "instance_type": cloud.get("instance_type"),
+    }
+
+
+def _rate(amount: float | None, seconds: float | None, scale: float) -> float:
+    if amount is None or not seconds:
+        return math.nan
+    return amount / seconds / scale
+
+
+def _case_row(case: dict[str, Any]) -> dict[str, Any]:
+    stats = case.get("stats") or {}
+    median = stats.get("median_s") if case.get("status") == "ok" else None
+    return {
+        **{k: case.get(k) for k in ("workload", "category", "size", "mode", "threads", "unit")},
+        **{k: case.get(k) for k in ("work", "status", "bound", "n", "bytes", "flops")},
+        "median_s": median if median is not None else math.nan,
+        "ci_low_s": stats.get("ci_low_s", math.nan) if median else math.nan,
+        "ci_high_s": stats.get("ci_high_s", math.nan) if median else math.nan,
+        "throughput": _rate(case.get("work"), median, 1.0),
+        "compile_s": case.get("compile_s", math.nan),
+        "cache_load_s": case.get("cache_load_s"),
+        "valid": case.get("status") == "ok",
+        "error": case.get("error"),
+        "rounds": stats.get("rounds"),
+        "bandwidth_gbs": _rate(case.get("bytes"), median, 1e9),
+        "gflops": _rate(case.get("flops"), median, 1e9),
+        "threading_layer": case.get("threading_layer"),
+        "digest": case.get("digest"),
+    }
+
+
+def rows(runs: Iterable[Run]) -> pd.DataFrame:
+    """One row per case of every run; failed and unfinished cases carry no timing."""
+    records = [
+        {**_host_columns(run), **_case_row(case)} for run in runs for case in run.manifest["cases"]
+    ]
+    return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+
+def render(frame: pd.DataFrame, fmt: str) -> str:
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=1) + "\n"
+    raise UserError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def write(frame: pd.DataFrame, fmt: str, out: Path | None) -> str | None:
+    """The rows as text, or written atomically to ``out``."""
+    text = render(frame, fmt)
+    if out is None:
+        return text
+    if not out.parent.is_dir():
+        raise UserError(f"output directory {out.parent} does not exist")
+    atomic_write_text(out, text)
+    return None

@@ -1,0 +1,205 @@
+"""One case, measured inside a worker process: compile, validate, then time.
+
+The order is the point. The first call compiles (or loads from Numba's cache) and is timed on
+its own; its output is checked against the plain reference before anything is timed, so a wrong
+kernel fails the case and never yields a number; only then do pytest-benchmark's calibrated
+rounds run, and every raw sample is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from harness.stats import median_ci
+from harness.workload import Workload
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long and how often to time: pytest-benchmark's knobs, per case."""
+
+    max_time: float = 1.0
+    min_rounds: int = 5
+    warmup_rounds: int = 2
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of comparing a kernel's output with its reference."""
+
+    ok: bool
+    max_abs_err: float
+    max_rel_err: float
+    message: str
+
+
+def as_outputs(value: Any) -> list[np.ndarray[Any, Any]]:
+    """A kernel's result as a list of arrays, whatever shape the kernel returned."""
+    items = value if isinstance(value, tuple | list) else (value,)
+    return [np.asarray(item) for item in items]
+
+
+def compare(got: Any, expected: Any, rtol: float, atol: float) -> Check:
+    """Integer and boolean outputs must be identical; floating ones within tolerance."""
+    outs, refs = as_outputs(got), as_outputs(expected)
+    if len(outs) != len(refs):
+        return Check(False, np.inf, np.inf, f"{len(outs)} outputs, reference has {len(refs)}")
+    worst_abs = worst_rel = 0.0
+    for i, (out, ref) in enumerate(zip(outs, refs, strict=True)):
+        if out.shape != ref.shape:
+            return Check(False, np.inf, np.inf, f"output {i}: shape {out.shape} != {ref.shape}")
+        if not np.issubdtype(ref.dtype, np.inexact):
+            wrong = int(np.count_nonzero(out != ref))
+            if wrong:
+                return Check(False, np.inf, np.inf, f"output {i}: {wrong} of {ref.size} differ")
+            continue
+        diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
+        if not np.all(np.isfinite(out)):
+            return Check(False, np.inf, np.inf, f"output {i}: non-finite values")
+        worst_abs = max(worst_abs, float(diff.max(initial=0.0)))
+        scale = np.abs(ref.astype(np.float64))
+        rel = diff / np.where(scale > 0, scale, 1.0)
+        worst_rel = max(worst_rel, float(rel.max(initial=0.0)))
+        if not np.allclose(out, ref, rtol=rtol, atol=atol):
+            return Check(
+                False,
+                worst_abs,
+                worst_rel,
+                f"output {i}: max abs error {worst_abs:.3g}, max rel error {worst_rel:.3g} "
+                f"exceed rtol={rtol:g} atol={atol:g}",
+            )
+    return Check(True, worst_abs, worst_rel, "")
+
+
+def digest(value: Any) -> str:
+    """SHA-256 over the outputs' dtypes, shapes and bytes: same seed, same digest."""
+    h = hashlib.sha256()
+    for out in as_outputs(value):
+        h.update(f"{out.dtype.str}{out.shape}".encode())
+        h.update(np.ascontiguousarray(out).tobytes())
+    return h.hexdigest()
+
+
+def first_call(kernel: Callable[..., Any], args: Sequence[Any]) -> tuple[float, Any, bool]:
+    """Time the first call (compile or cache load); say whether Numba's cache served it."""
+    stats = getattr(kernel, "stats", None)
+    hits_before = stats.cache_hits if stats is not None else {}
+    start = time.perf_counter()
+    result = kernel(*args)
+    elapsed = time.perf_counter() - start
+    hits_after = kernel.stats.cache_hits if stats is not None else {}
+    return elapsed, result, sum(hits_after.values()) > sum(hits_before.values())
+
+
+def recompile_time(kernel: Callable[..., Any]) -> float | None:
+    """Cold compile time of a kernel whose first call came from the cache."""
+    recompile = getattr(kernel, "recompile", None)
+    if recompile is None:
+        return None
+    start = time.perf_counter()
+    recompile()
+    return time.perf_counter() - start
+
+
+class _QuietLogger:
+    """pytest-benchmark wants a logger; the harness shows its own progress."""
+
+    def debug(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    info = warning = debug
+
+
+def time_rounds(
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    name: str,
+    group: str,
+    timing: Timing,
+    extra_info: dict[str, Any],
+) -> Any:
+    """Calibrated rounds through pytest-benchmark; returns its fixture (stats and raw data)."""
+    from pytest_benchmark.fixture import BenchmarkFixture
+    from pytest_benchmark.utils import NameWrapper
+
+    fixture = BenchmarkFixture(
+        SimpleNamespace(name=name, nodeid=f"{group}::{name}"),
+        disable_gc=False,
+        timer=NameWrapper(time.perf_counter),
+        min_rounds=timing.min_rounds,
+        min_time=0.000005,
+        max_time=timing.max_time,
+        precision=None,
+        confidence=None,
+        warmup=timing.warmup_rounds > 0,
+        warmup_iterations=timing.warmup_rounds,
+        calibration_precision=10,
+        add_stats=lambda stats: None,
+        logger=_QuietLogger(),
+        warner=lambda *a, **k: None,
+        disabled=False,
+        cprofile=False,
+        cprofile_loops=None,
+        cprofile_dump=None,
+        group=group,
+    )
+    fixture.extra_info.update(extra_info)
+    fixture(fn, *args)
+    return fixture
+
+
+def threading_layer() -> str | None:
+    """The Numba threading layer in use, once a parallel kernel has run."""
+    import numba
+
+    try:
+        return str(numba.threading_layer())
+    except ValueError:
+        return None
+
+
+def measure(
+    workload: Workload, mode: str, n: int, threads: int, inputs: tuple[Any, ...], timing: Timing
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Compile, validate and time one case; returns its record and pytest-benchmark entry."""
+    import numba
+
+    numba.set_num_threads(threads)
+    kernel = workload.kernel(mode)
+    record: dict[str, Any] = {"status": "failed", "error": None}
+    first_s, got, cache_hit = first_call(kernel, inputs)
+    record["compile_s"] = recompile_time(kernel) if cache_hit else first_s
+    record["cache_load_s"] = first_s if cache_hit else None
+    check = compare(got, workload.reference(*inputs), workload.rtol, workload.atol)
+    record["validation"] = {**asdict(check), "rtol": workload.rtol, "atol": workload.atol}
+    record["digest"] = digest(got)
+    record["threading_layer"] = threading_layer() if mode == "rate" else None
+    if not check.ok:
+        record["error"] = f"output does not match the reference: {check.message}"
+        return record, None
+    name = f"{workload.name}[n={n},{mode},t={threads}]"
+    info = {"workload": workload.name, "n": n, "mode": mode, "threads": threads}
+    fixture = time_rounds(kernel, inputs, name, workload.name, timing, info)
+    samples = list(fixture.stats.stats.data)
+    ci = median_ci(samples)
+    record.update(
+        status="ok",
+        stats={
+            "median_s": ci.median,
+            "ci_low_s": ci.low,
+            "ci_high_s": ci.high,
+            "ci_method": ci.method,
+            "rounds": len(samples),
+            "iterations": fixture.stats.iterations,
+            "min_s": min(samples),
+            "max_s": max(samples),
+        },
+    )
+    return record, fixture.stats.as_dict(include_data=True)

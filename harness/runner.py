@@ -1,0 +1,189 @@
+"""The runner: one fresh worker process per workload, watched case by case.
+
+The runner owns the per-case timeout and crash isolation. A worker that hangs past the timeout
+is killed with its whole process group; one killed by a signal (a segfault, the OOM killer) is
+noted; either way that case is recorded as failed with the reason, and a new worker takes up
+the workload's remaining cases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from harness.measurement import Timing
+from harness.plan import Case
+from harness.results import RunWriter
+from harness.worker import EVENT_PREFIX
+from harness.workload import Workload
+
+STARTUP_GRACE_S = 60.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What every worker of a run shares."""
+
+    seed: int = 0
+    timing: Timing = field(default_factory=Timing)
+    timeout_s: float = 300.0
+    threads: int = 1
+    cache_dir: Path | None = None
+
+
+Progress = Callable[[str, Case, dict[str, Any] | None], None]
+
+
+def worker_env(options: RunOptions) -> dict[str, str]:
+    """The worker's environment: Numba reads its thread pool size and cache dir at import."""
+    env = dict(os.environ)
+    env["NUMBA_NUM_THREADS"] = str(options.threads)
+    env["PYTHONUNBUFFERED"] = "1"
+    if options.cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(options.cache_dir)
+    return env
+
+
+def _reader(stream: IO[str], events: queue.Queue[dict[str, Any] | None]) -> None:
+    for line in stream:
+        if line.startswith(EVENT_PREFIX):
+            events.put(json.loads(line[len(EVENT_PREFIX) :]))
+    events.put(None)
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _exit_reason(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name
+        return f"worker killed by {name}"
+    return f"worker exited with status {returncode}"
+
+
+def _tail(log: Path, lines: int = 3) -> str:
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+class _Worker:
+    """One worker process and the events it has sent."""
+
+    def __init__(self, job: Path, log: Path, env: dict[str, str]) -> None:
+        self.log_handle = log.open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.worker", str(job)],
+            stdout=subprocess.PIPE,
+            stderr=self.log_handle,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        assert self.proc.stdout is not None
+        threading.Thread(target=_reader, args=(self.proc.stdout, self.events), daemon=True).start()
+
+    def next_event(self, timeout: float) -> dict[str, Any] | None | str:
+        """The next event, ``None`` at end of output, or ``"timeout"``."""
+        try:
+            return self.events.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return "timeout"
+
+    def close(self) -> None:
+        _kill(self.proc)
+        self.log_handle.close()
+
+
+def _job(workload: Workload, cases: Sequence[Case], options: RunOptions) -> dict[str, Any]:
+    return {
+        "ref": workload.module,
+        "seed": options.seed,
+        "timing": asdict(options.timing),
+        "cases": [{**asdict(c), "id": c.id} for c in cases],
+    }
+
+
+def run_workload(
+    workload: Workload,
+    cases: Sequence[Case],
+    options: RunOptions,
+    writer: RunWriter,
+    progress: Progress,
+) -> None:
+    """Run all cases of one workload, starting a new worker after any crash or hang."""
+    pending = list(cases)
+    logs = writer.run_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    while pending:
+        job_path = logs / f"{workload.name}.job.json"
+        job_path.write_text(json.dumps(_job(workload, pending, options)))
+        worker = _Worker(job_path, logs / f"{workload.name}.log", worker_env(options))
+        try:
+            pending = _drive(worker, pending, options, writer, progress)
+        finally:
+            worker.close()
+
+
+def _drive(
+    worker: _Worker,
+    pending: list[Case],
+    options: RunOptions,
+    writer: RunWriter,
+    progress: Progress,
+) -> list[Case]:
+    """Follow one worker; return the cases still to run when it stops early."""
+    by_id = {c.id: c for c in pending}
+    current: Case | None = None
+    deadline = time.monotonic() + options.timeout_s + STARTUP_GRACE_S
+    started = time.monotonic()
+    while True:
+        event = worker.next_event(deadline - time.monotonic())
+        if event == "timeout" or event is None:
+            break
+        assert isinstance(event, dict)
+        case = by_id[event["case"]]
+        if event["event"] == "start":
+            current, started = case, time.monotonic()
+            deadline = started + options.timeout_s
+            progress("start", case, None)
+        else:
+            record = dict(event["record"], elapsed_s=time.monotonic() - started)
+            writer.record(case.id, record, event.get("benchmark"))
+            progress("done", case, writer.case(case.id))
+            pending = pending[pending.index(case) + 1 :]
+            current = None
+            deadline = time.monotonic() + options.timeout_s + STARTUP_GRACE_S
+    if not pending:
+        return []
+    if event == "timeout":
+        worker.close()
+        reason = f"timed out after {options.timeout_s:g} s"
+    else:
+        worker.proc.wait()
+        reason = _exit_reason(worker.proc.returncode)
+    failed = current or pending[0]
+    tail = _tail(Path(worker.log_handle.name))
+    error = f"{reason}" + (f" ({tail})" if tail and current is None else "")
+    writer.record(failed.id, {"status": "failed", "error": error}, None)
+    progress("done", failed, writer.case(failed.id))
+    return pending[pending.index(failed) + 1 :]

@@ -1,0 +1,66 @@
+"""The worker process: measures the cases of one workload and reports each as it ends.
+
+It runs as ``python -m harness.worker JOB.json`` in a fresh interpreter, so JIT state and heap
+never leak between workloads. Events go to the original stdout as JSON lines; everything else a
+kernel or library prints is moved to stderr, which the runner keeps in the run's log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from harness.measurement import Timing, measure
+from harness.workload import Workload, import_ref
+
+EVENT_PREFIX = "@@harness "
+
+
+def _event_channel() -> TextIO:
+    """Keep stdout for events only: duplicate it, then point fd 1 at stderr."""
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return channel
+
+
+def _emit(channel: TextIO, **event: Any) -> None:
+    channel.write(EVENT_PREFIX + json.dumps(event, default=float) + "\n")
+    channel.flush()
+
+
+def _run_case(
+    workload: Workload, case: dict[str, Any], seed: int, timing: Timing, inputs: dict[int, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    n = int(case["n"])
+    if n not in inputs:
+        inputs.clear()  # one size's inputs at a time: large sizes are large
+        inputs[n] = workload.make_inputs(n, np.random.default_rng(seed))
+    return measure(workload, case["mode"], n, int(case["threads"]), inputs[n], timing)
+
+
+def main(argv: list[str]) -> int:
+    job = json.loads(Path(argv[1]).read_text())
+    channel = _event_channel()
+    workload = import_ref(job["ref"])
+    timing = Timing(**job["timing"])
+    inputs: dict[int, Any] = {}
+    for case in job["cases"]:
+        _emit(channel, event="start", case=case["id"])
+        try:
+            record, bench = _run_case(workload, case, int(job["seed"]), timing, inputs)
+        except Exception as exc:  # a failing case is a result, not the end of the run
+            traceback.print_exc()
+            record, bench = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, None
+        _emit(channel, event="done", case=case["id"], record=record, benchmark=bench)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

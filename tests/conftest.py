@@ -1,0 +1,30 @@
+"""Shared test helpers: run the real CLI in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_WORKLOADS = Path(__file__).parent / "fixture_workloads"
+
+Harness = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    """Run ``python -m harness ARGS`` with its Numba cache inside the test's tmp dir."""
+
+    def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), COLUMNS="200")
+        return subprocess.run(
+            [sys.executable, "-m", "harness", *args],
+            capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout,
+        )  # fmt: skip
+
+    return run

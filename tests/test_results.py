@@ -1,0 +1,101 @@
+"""Result files: atomic writes, schema versions, and refusing what cannot be read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UserError
+from harness.results import (
+    MANIFEST,
+    SCHEMA,
+    SCHEMA_VERSION,
+    atomic_write_text,
+    find_runs,
+    load_run,
+    make_run_dir,
+)
+
+
+def _manifest(run_dir: Path, **overrides: object) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "run_id": run_dir.name,
+            "environment": {}, "cases": []} | overrides  # fmt: skip
+    path = run_dir / MANIFEST
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_atomic_write_replaces_whole_and_leaves_no_temporary(tmp_path: Path) -> None:
+    """After a write the file holds exactly the new text and nothing else is left beside it."""
+    target = tmp_path / "a.json"
+    target.write_text("old")
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_failed_atomic_write_keeps_the_old_file(tmp_path: Path) -> None:
+    """A write that fails midway leaves the previous content untouched."""
+    target = tmp_path / "a.json"
+    target.write_text("old")
+    with pytest.raises(TypeError):
+        atomic_write_text(target, None)  # type: ignore[arg-type]
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    """A manifest from a newer harness is refused, naming the file and the version."""
+    path = _manifest(tmp_path / "run", schema_version=99)
+    with pytest.raises(UserError, match=r"schema version 99 is not supported"):
+        load_run(path.parent)
+
+
+def test_malformed_json_is_refused_with_its_path(tmp_path: Path) -> None:
+    """Broken JSON names the file and the line."""
+    path = _manifest(tmp_path / "run")
+    path.write_text('{"schema": ')
+    with pytest.raises(UserError, match=str(path)):
+        load_run(path.parent)
+
+
+def test_foreign_json_is_not_a_manifest(tmp_path: Path) -> None:
+    """A JSON file that is not ours is refused plainly."""
+    path = _manifest(tmp_path / "run")
+    path.write_text("[1, 2]")
+    with pytest.raises(UserError, match="not a harness result manifest"):
+        load_run(path.parent)
+
+
+def test_find_runs_reads_a_folder_of_runs(tmp_path: Path) -> None:
+    """A results folder yields every run directory inside it, in order."""
+    _manifest(tmp_path / "b")
+    _manifest(tmp_path / "a")
+    assert [r.run_id for r in find_runs([tmp_path])] == ["a", "b"]
+
+
+def test_missing_and_empty_paths_are_user_errors(tmp_path: Path) -> None:
+    """A path that does not exist, or holds no run, is named in the error."""
+    with pytest.raises(UserError, match="does not exist"):
+        find_runs([tmp_path / "nope"])
+    with pytest.raises(UserError, match="holds no run"):
+        find_runs([tmp_path])
+
+
+def test_run_dir_under_a_file_is_a_user_error(tmp_path: Path) -> None:
+    """An output path that is a file cannot hold runs."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(UserError, match="not a directory"):
+        make_run_dir(blocker, "r1")
+    assert blocker.read_text() == ""
+
+
+def test_run_ids_never_reuse_a_directory(tmp_path: Path) -> None:
+    """Creating a run directory that exists is refused, so no run is overwritten."""
+    make_run_dir(tmp_path, "r1")
+    with pytest.raises(UserError):
+        make_run_dir(tmp_path, "r1")
