@@ -60,7 +60,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from harness.workload import discover
 
     workloads = discover(_workload_paths(args.workload_path))
-    listing = [
+    listing: list[dict[str, Any]] = [
         {
             "name": w.name,
             "category": w.category,
@@ -77,8 +77,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     table = Table("workload", "category", "unit", "bound", "sizes (n)", "description")
     for item in listing:
         sizes = " ".join(f"{k}={v}" for k, v in item["sizes"].items())
-        table.add_row(*(str(item[k]) for k in ("name", "category", "unit", "bound")), sizes,
-                      str(item["description"]))  # fmt: skip
+        table.add_row(
+            *(str(item[k]) for k in ("name", "category", "unit", "bound")),
+            sizes,
+            str(item["description"]),
+        )
     Console().print(table)
     return 0
 
@@ -90,27 +93,31 @@ def _default_cache_dir(env: dict[str, Any]) -> Path:
     return base / "ai-cpu-harness" / "numba" / f"{env.get('arch')}-{llvm.get('cpu_name')}"
 
 
+def _summary_row(row: dict[str, Any]) -> list[str]:
+    from harness.session import si
+
+    case = f"{row['workload']} {row['size']} {row['mode']} t{row['threads']}"
+    if not row["valid"]:
+        return [case, "", "", "", "", "", f"[red]{row['status']}: {row['error']}[/]"]
+    low, high = row["work"] / row["ci_high_s"], row["work"] / row["ci_low_s"]
+    return [
+        case,
+        f"{si(row['throughput'])}{row['unit']}/s",
+        f"{si(low)}- {si(high)}",
+        f"{row['median_s'] * 1e3:.3g} ms",
+        f"{row['bandwidth_gbs']:.3g}",
+        f"{row['compile_s']:.2f} s",
+        "[green]ok[/]",
+    ]
+
+
 def _summary(run_dir: Path) -> Table:
     from harness.export import rows
     from harness.results import load_run
-    from harness.session import si
 
     table = Table("case", "throughput", "95% CI", "median", "GB/s", "compile", "status")
-    for row in rows([load_run(run_dir)]).itertuples():
-        if not row.valid:
-            table.add_row(f"{row.workload} {row.size} {row.mode} t{row.threads}", "", "", "", "",
-                          "", f"[red]{row.status}: {row.error}[/]")  # fmt: skip
-            continue
-        low, high = row.work / row.ci_high_s, row.work / row.ci_low_s
-        table.add_row(
-            f"{row.workload} {row.size} {row.mode} t{row.threads}",
-            f"{si(row.throughput)}{row.unit}/s",
-            f"{si(low)}- {si(high)}",
-            f"{row.median_s * 1e3:.3g} ms",
-            f"{row.bandwidth_gbs:.3g}",
-            f"{row.compile_s:.2f} s",
-            "[green]ok[/]",
-        )
+    for row in rows([load_run(run_dir)]).to_dict("records"):
+        table.add_row(*_summary_row({str(k): v for k, v in row.items()}))
     return table
 
 
@@ -182,31 +189,52 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _run_parser(sub: Any) -> None:
-    p = sub.add_parser("run", help="measure workloads on this host",
-                       description="Measure workloads on this host, one worker process each.")  # fmt: skip
+    p = sub.add_parser(
+        "run",
+        help="measure workloads on this host",
+        description="Measure workloads on this host, one worker process each.",
+    )
     p.add_argument("--workloads", help="comma list of workload names (default: all)")
-    p.add_argument("--size", default="default",
-                   help="tiny|small|default|large, or a comma list (default: default)")  # fmt: skip
+    p.add_argument(
+        "--size",
+        default="default",
+        help="tiny|small|default|large, or a comma list (default: default)",
+    )
     p.add_argument("--mode", default="both", help="speed|rate|both (default: both)")
     p.add_argument("--threads", default="all", help="threads for the rate form (default: all)")
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
-    p.add_argument("--max-time", type=float, default=None,
-                   help="seconds of timed rounds per case (default: 1.0; 0.2 at tiny)")  # fmt: skip
+    p.add_argument(
+        "--max-time",
+        type=float,
+        default=None,
+        help="seconds of timed rounds per case (default: 1.0; 0.2 at tiny)",
+    )
     p.add_argument("--min-rounds", type=int, default=5, help="fewest timed rounds per case")
-    p.add_argument("--cache-dir", type=Path, default=None,
-                   help="Numba cache folder (default: a per-user cache keyed by CPU)")  # fmt: skip
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="Numba cache folder (default: a per-user cache keyed by CPU)",
+    )
     p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
     p.add_argument("--report", action="store_true", help="also write report.html in the run")
-    p.add_argument("--workload-path", action="append", metavar="DIR",
-                   help="another folder of workload modules (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--workload-path",
+        action="append",
+        metavar="DIR",
+        help="another folder of workload modules (repeatable)",
+    )
     p.set_defaults(func=cmd_run)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="harness", description=DESCRIPTION,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = _Parser(
+        prog="harness",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("env", help="identify this host")
@@ -215,8 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_env)
     p = sub.add_parser("list", help="list the workloads")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--workload-path", action="append", metavar="DIR",
-                   help="another folder of workload modules (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--workload-path",
+        action="append",
+        metavar="DIR",
+        help="another folder of workload modules (repeatable)",
+    )
     p.set_defaults(func=cmd_list)
     _run_parser(sub)
     p = sub.add_parser("export", help="flatten results to one row per case")

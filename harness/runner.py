@@ -8,6 +8,7 @@ the workload's remaining cases.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -62,10 +63,8 @@ def _reader(stream: IO[str], events: queue.Queue[dict[str, Any] | None]) -> None
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
@@ -102,7 +101,7 @@ class _Worker:
         assert self.proc.stdout is not None
         threading.Thread(target=_reader, args=(self.proc.stdout, self.events), daemon=True).start()
 
-    def next_event(self, timeout: float) -> dict[str, Any] | None | str:
+    def next_event(self, timeout: float) -> dict[str, Any] | str | None:
         """The next event, ``None`` at end of output, or ``"timeout"``."""
         try:
             return self.events.get(timeout=max(timeout, 0.0))

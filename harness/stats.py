@@ -48,7 +48,9 @@ def median_ci(samples: Sequence[float], confidence: float = CONFIDENCE) -> Media
     return MedianCI(median, float(data.min()), float(data.max()), int(data.size), "range")
 
 
-def percentiles(samples: Sequence[float], points: Sequence[float] = (50, 90, 99)) -> dict[str, float]:
+def percentiles(
+    samples: Sequence[float], points: Sequence[float] = (50, 90, 99)
+) -> dict[str, float]:
     """Named percentiles (``p50``, ``p90``...) of latency samples."""
     data = np.asarray(samples, dtype=float)
     values = np.percentile(data, points)

@@ -11,7 +11,7 @@ import importlib.util
 import pkgutil
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -95,23 +95,20 @@ def _import_file(path: Path) -> ModuleType:
     return module
 
 
-def module_ref(workload: Workload) -> str:
-    """How a fresh worker process imports this workload again: a module name or a file path."""
-    return workload.module
+def _import_ref(ref: str) -> ModuleType:
+    return _import_file(Path(ref)) if ref.endswith(".py") else importlib.import_module(ref)
 
 
 def import_ref(ref: str) -> Workload:
     """Import one workload from a module name (``workloads.triad``) or a ``.py`` path."""
-    module = _import_file(Path(ref)) if ref.endswith(".py") else importlib.import_module(ref)
-    workload = _module_workload(module)
+    workload = _module_workload(_import_ref(ref))
     if workload is None:
         raise UserError(f"{ref}: no WORKLOAD declared")
     return _with_module(workload, ref)
 
 
 def _with_module(workload: Workload, ref: str) -> Workload:
-    from dataclasses import replace
-
+    """Remember where the workload came from, so a fresh worker process can import it again."""
     return replace(workload, module=ref)
 
 
@@ -138,8 +135,7 @@ def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Workload]:
         refs.extend(_dir_refs(directory))
     found: dict[str, Workload] = {}
     for ref in refs:
-        module = _import_file(Path(ref)) if ref.endswith(".py") else importlib.import_module(ref)
-        workload = _module_workload(module)
+        workload = _module_workload(_import_ref(ref))
         if workload is None:
             continue
         if workload.name in found:

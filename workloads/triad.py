@@ -1,7 +1,8 @@
-"""STREAM triad, ``a = b + s * c``: the memory-bandwidth probe every other number is read against.
+"""STREAM triad, ``a = b + s * c``: the memory-bandwidth probe other numbers are read against.
 
 STREAM counts 24 bytes per float64 element (two reads, one write) and ignores the
-write-allocate read; so does this probe (the output array is an input, written in place), so its GB/s compare with published STREAM figures.
+write-allocate read; so does this probe, whose output array is an input written in place, so
+its GB/s compare with published STREAM figures.
 """
 
 from __future__ import annotations

@@ -1,0 +1,308 @@
+"""Tests of the self-contained HTML report: content, escaping, offline use, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness import report
+from harness.errors import UserError
+from harness.report import escape_json, flatten, render_report, write_report
+
+HOSTILE_HOST = "<script>alert(1)</script>"
+HOSTILE_INSTANCE = '"><img src=x onerror=alert(1)>'
+HOSTILE_ERROR = "output mismatch </script><script>alert(3)</script>"
+HOSTILE_ENV = "</script><img src=x onerror=alert(2)>"
+RAW_MARKUP = ("<script>alert", "<img src=x onerror", "<img src=x")
+
+
+def _case(run_id: str, host: str, arch: str, workload: str, mode: str, **kw: Any) -> dict[str, Any]:
+    """One result row with sane defaults; keyword arguments override columns."""
+    threads = 1 if mode == "speed" else 4
+    median = 0.01 / threads
+    row = {
+        "run_id": run_id, "host": host, "arch": arch, "cpu": f"{arch} cpu",
+        "llvm_cpu": "neoverse-v1" if arch == "aarch64" else "sapphirerapids",
+        "instance_type": HOSTILE_INSTANCE if host == HOSTILE_HOST else None,
+        "workload": workload, "category": "preprocess", "size": "tiny", "mode": mode,
+        "threads": threads, "unit": "tokens" if workload == "tokenize" else "rows",
+        "work": 1000.0, "median_s": median, "ci_low_s": median * 0.9, "ci_high_s": median * 1.1,
+        "throughput": 1000.0 / median, "compile_s": 0.25, "valid": True, "error": None,
+    }  # fmt: skip
+    row.update(kw)
+    return row
+
+
+def _rows() -> pd.DataFrame:
+    """Two hosts x two workloads x (speed, rate); the hostile host's rate `dedup` failed."""
+    cases = []
+    for run_id, host, arch in [("r1", "graviton4", "aarch64"), ("r2", HOSTILE_HOST, "x86_64")]:
+        for workload in ("tokenize", "dedup"):
+            for mode in ("speed", "rate"):
+                cases.append(_case(run_id, host, arch, workload, mode))
+    failed = {"median_s": math.nan, "ci_low_s": math.nan, "ci_high_s": math.nan,
+              "throughput": math.nan, "valid": False, "error": HOSTILE_ERROR, "work": 777.0,
+              "compile_s": 0.125}  # fmt: skip
+    cases[-1].update(failed)
+    return pd.DataFrame(cases)
+
+
+def _environments() -> list[dict[str, Any]]:
+    """Two runs' environments, one with hostile values and a key the report has never seen."""
+    return [
+        {"run_id": "r1", "env": {
+            "host": "graviton4", "arch": "aarch64",
+            "cpu": {"name": "Graviton4", "core": "neoverse-v2", "vendor": "AWS"},
+            "software": {"numba": "0.61.0", "blas": [{"internal_api": "openblas", "threads": 4}]},
+            "cloud": {"cloud": "aws", "instance_type": "c8g.xlarge", "source": "dmi"},
+            "brand_new_key": {"nested": "shows up"},
+        }},
+        {"run_id": "r2", "env": {
+            "host": HOSTILE_HOST, "arch": "x86_64",
+            "cloud": {"instance_type": HOSTILE_INSTANCE},
+            "env_vars": {"EVIL": HOSTILE_ENV},
+        }},
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    """The report rendered once for the whole module (plotly.js makes it about 5 MB)."""
+    return render_report(_rows(), _environments(), title="Bench <b>&</b> report")
+
+
+class _Tags(HTMLParser):
+    """Collects start tags with their attributes and the text of table rows."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.rows: list[tuple[str, list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "tr":
+            self.rows.append((dict(attrs).get("class") or "", []))
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self.rows:
+            self.rows[-1][1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _parse(page: str) -> _Tags:
+    """Parse a page (script bodies are raw text to the parser, as to a browser)."""
+    parser = _Tags()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def _chart_json(page: str) -> dict[str, dict[str, Any]]:
+    """The embedded plotly figures by chart id, parsed as JSON."""
+    blocks = re.findall(r'<script type="application/json" data-chart="([^"]+)">(.*?)</script>',
+                        page, re.S)  # fmt: skip
+    return {dom_id: json.loads(text) for dom_id, text in blocks}
+
+
+def _summary_rows(page: str) -> list[tuple[str, list[str]]]:
+    """The summary table's body rows as (class, cell texts)."""
+    return [row for row in _parse(page).rows if row[0] in ("ok", "failed")]
+
+
+def test_plotly_js_is_inlined_exactly_once(page: str) -> None:
+    """The plotly.js bundle is embedded once, whole, with no script loaded by src."""
+    bundle = report._plotly_js()
+    assert page.count(str(bundle)) == 1
+    assert page.count("plotly.js v") == 1
+    assert not [a for tag, a in _parse(page).tags if tag == "script" and "src" in a]
+
+
+def test_page_makes_no_external_requests(page: str) -> None:
+    """No tag, attribute or style outside the plotly.js bundle refers to another resource."""
+    tags = _parse(page).tags
+    assert not [t for t, _ in tags if t in ("link", "iframe", "img", "object", "embed", "base")]
+    for _tag, attrs in tags:
+        for name, value in attrs.items():
+            if name in ("src", "href", "action", "data", "poster", "srcset"):
+                pytest.fail(f"resource attribute {name}={value!r}")
+            assert "://" not in (value or "")
+    outside = page.replace(str(report._plotly_js()), "")
+    for needle in ('src="http', 'href="http', "src='http", "@import", "url(", "//cdn"):
+        assert needle not in outside
+
+
+def test_one_chart_div_per_workload_with_its_figure(page: str) -> None:
+    """Each workload gets one chart div and one JSON figure block with the same id."""
+    divs = [str(a["id"]) for t, a in _parse(page).tags if t == "div" and a.get("class") == "chart"]
+    figures = _chart_json(page)
+    assert len(divs) == 2
+    assert sorted(divs) == sorted(figures)
+    titles = sorted(fig["layout"]["title"]["text"] for fig in figures.values())
+    assert titles == ["dedup", "tokenize"]
+    assert page.count("Plotly.newPlot(") == 1
+
+
+def test_chart_bars_carry_asymmetric_ci_error_bars(page: str) -> None:
+    """A bar's error bar spans work/ci_high_s .. work/ci_low_s around work/median_s."""
+    figures = {f["layout"]["title"]["text"]: f for f in _chart_json(page).values()}
+    trace = next(t for t in figures["tokenize"]["data"] if t["name"] == "graviton4 (aarch64)")
+    assert trace["x"] == ["speed, 1 thread", "rate, 4 threads"]
+    speed, plus, minus = (
+        trace["y"][0],
+        trace["error_y"]["array"][0],
+        trace["error_y"]["arrayminus"][0],
+    )
+    assert speed == pytest.approx(1000.0 / 0.01)
+    assert speed + plus == pytest.approx(1000.0 / (0.01 * 0.9))
+    assert speed - minus == pytest.approx(1000.0 / (0.01 * 1.1))
+
+
+@pytest.mark.parametrize("raw", RAW_MARKUP)
+def test_hostile_strings_never_appear_as_markup(page: str, raw: str) -> None:
+    """Host, instance type, error and environment values never reach the page as raw tags."""
+    assert raw not in page
+
+
+def test_hostile_strings_appear_as_escaped_text(page: str) -> None:
+    """The hostile values are shown, as text, in the table and the environment section."""
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "Bench &lt;b&gt;&amp;&lt;/b&gt; report" in page
+    tags = {tag for tag, _ in _parse(page).tags}
+    assert "img" not in tags and "b" not in tags
+
+
+def test_no_script_element_is_closed_early(page: str) -> None:
+    """Every </script> closes a script the template opened: embedded JSON cannot break out."""
+    opened = len(re.findall(r"<script[\s>]", page))
+    assert opened == page.count("</script>") == 3 + len(_chart_json(page))
+
+
+def test_embedded_json_keeps_hostile_strings_as_data(page: str) -> None:
+    """The JSON blocks parse and hold the hostile values (HTML-escaped for plotly labels)."""
+    names = {t["name"] for fig in _chart_json(page).values() for t in fig["data"]}
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; (x86_64)" in names
+    raw = re.search(r'<script type="application/json" id="rows-data">(.*?)</script>', page, re.S)
+    assert raw is not None
+    records = json.loads(raw.group(1))
+    assert {r["host"] for r in records} == {"graviton4", HOSTILE_HOST}
+    assert HOSTILE_INSTANCE in {r["instance_type"] for r in records}
+
+
+def test_failed_case_shows_its_error_and_no_number(page: str) -> None:
+    """The failed case is marked failed with its error text, and every measured cell is empty."""
+    failed = [cells for cls, cells in _summary_rows(page) if cls == "failed"]
+    assert len(failed) == 1
+    cells = failed[0]
+    assert cells[-1] == f"failed {HOSTILE_ERROR}"
+    assert cells[8:12] == [report.MISSING] * 4
+    assert "rows/s" not in " ".join(cells)
+    assert "77" not in " ".join(cells)  # work 777 must not leak as a rate either
+
+
+def test_failed_case_is_not_drawn(page: str) -> None:
+    """The chart of the failed workload has no bar for the failed (host, mode, threads)."""
+    figures = {f["layout"]["title"]["text"]: f for f in _chart_json(page).values()}
+    hostile = next(t for t in figures["dedup"]["data"] if "x86_64" in t["name"])
+    assert hostile["x"] == ["speed, 1 thread"]
+    assert all(math.isfinite(y) for t in figures["dedup"]["data"] for y in t["y"])
+
+
+def test_valid_case_shows_throughput_ci_and_times(page: str) -> None:
+    """A valid case shows throughput and its 95% CI in the workload's unit per second."""
+    rows = _summary_rows(page)
+    assert len(rows) == 8
+    cells = next(c for cls, c in rows if c[:4] == ["tokenize", "speed", "1", "graviton4"])
+    assert cells[8:12] == ["100 k tokens/s", "90.91 k \u2013 111.1 k tokens/s", "10 ms", "250 ms"]
+    assert cells[-1] == "valid"
+
+
+def test_environment_sections_show_flattened_keys(page: str) -> None:
+    """Each run gets an environment table with dotted keys, unknown keys included."""
+    pairs = [tuple(c) for cls, c in _parse(page).rows if len(c) == 2]
+    assert ("cpu.core", "neoverse-v2") in pairs
+    assert ("software.blas.0.internal_api", "openblas") in pairs
+    assert ("brand_new_key.nested", "shows up") in pairs
+    assert ("env_vars.EVIL", HOSTILE_ENV) in pairs
+    assert page.count('<table class="env">') == 2
+
+
+def test_flatten_joins_scalar_lists_and_numbers_nested_ones() -> None:
+    """Scalar lists become one comma-joined value; lists of dicts get index keys."""
+    env = {"a": {"b": [1, 2]}, "c": [{"d": None}], "e": {}}
+    assert flatten(env) == [("a.b", "1, 2"), ("c.0.d", report.MISSING), ("e", "")]
+
+
+@given(st.text())
+def test_escape_json_round_trips_without_markup_characters(text: str) -> None:
+    """Escaped JSON text has no '<', '>' or '&' and still parses to the same value."""
+    escaped = escape_json(json.dumps({"k": text}))
+    assert not set("<>&") & set(escaped)
+    assert json.loads(escaped) == {"k": text}
+
+
+def test_missing_columns_raise_user_error() -> None:
+    """A frame without the required columns is rejected with their names."""
+    with pytest.raises(UserError, match="median_s"):
+        render_report(_rows().drop(columns=["median_s"]), [])
+
+
+def test_empty_results_render_a_page() -> None:
+    """No rows and no environments still give a valid page saying so."""
+    html = render_report(_rows().iloc[0:0], [])
+    assert "No results." in html and "No environment recorded." in html
+
+
+def test_write_report_replaces_an_existing_file_whole(tmp_path: Path) -> None:
+    """A pre-existing report is replaced by a complete page and no temp file is left."""
+    out = tmp_path / "report.html"
+    out.write_text("OLD CONTENT " * 100_000)
+    write_report(_rows(), _environments(), out)
+    text = out.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert "OLD CONTENT" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_write_report_to_missing_directory_raises_and_writes_nothing(tmp_path: Path) -> None:
+    """A report path under a missing directory raises UserError naming it; nothing is created."""
+    missing = tmp_path / "no-such-dir"
+    with pytest.raises(UserError, match="no-such-dir"):
+        write_report(_rows(), _environments(), missing / "report.html")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_report_failure_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the final rename fails the old report is untouched and the temp file removed."""
+    out = tmp_path / "report.html"
+    out.write_text("old report")
+
+    def fail(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(UserError, match="disk full"):
+        write_report(_rows(), _environments(), out)
+    assert out.read_text() == "old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]

@@ -1,0 +1,126 @@
+"""End to end: real worker processes measure real kernels, and faults stay inside their case."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURE_WORKLOADS, Harness
+
+pytestmark = pytest.mark.slow
+
+
+def _only_run(out: Path) -> Path:
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return run
+
+
+def _cases(run: Path) -> dict[str, dict]:  # type: ignore[type-arg]
+    return {c["id"]: c for c in json.loads((run / "manifest.json").read_text())["cases"]}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One tiny run of the built-in suite, shared by the tests below."""
+    out = tmp_path_factory.mktemp("results")
+    cache = tmp_path_factory.mktemp("cache")
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--size", "tiny", "--out", str(out),
+         "--cache-dir", str(cache), "--report"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    return _only_run(out), result.stdout
+
+
+def test_tiny_run_validates_and_times_every_case(tiny_run: tuple[Path, str]) -> None:
+    """Every case passes its reference check and has a median inside its interval."""
+    run, _ = tiny_run
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["schema_version"] == 1
+    for case in manifest["cases"]:
+        assert case["status"] == "ok", case
+        assert case["validation"]["ok"]
+        s = case["stats"]
+        assert 0 < s["ci_low_s"] <= s["median_s"] <= s["ci_high_s"]
+        assert case["compile_s"] > 0
+
+
+def test_raw_samples_are_kept_in_pytest_benchmark_format(tiny_run: tuple[Path, str]) -> None:
+    """benchmarks.json holds every round's time, and pytest-benchmark's own compare reads it."""
+    run, _ = tiny_run
+    data = json.loads((run / "benchmarks.json").read_text())
+    assert data["machine_info"]["machine"] and data["version"].startswith("5.")
+    for bench in data["benchmarks"]:
+        assert len(bench["stats"]["data"]) == bench["stats"]["rounds"] >= 5
+    compare = subprocess.run(
+        [sys.executable, "-m", "pytest_benchmark", "compare", str(run / "benchmarks.json")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert compare.returncode == 0, compare.stderr
+    assert "triad" in compare.stdout
+
+
+def test_export_gives_valid_rows(harness: Harness, tiny_run: tuple[Path, str]) -> None:
+    """``harness export`` gives one row per case with the documented columns."""
+    run, _ = tiny_run
+    result = harness("export", str(run))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 4
+    for row in rows:
+        assert row["valid"] == "True" and float(row["throughput"]) > 0
+        assert row["arch"] and row["llvm_cpu"] and row["unit"]
+        assert float(row["ci_low_s"]) <= float(row["median_s"]) <= float(row["ci_high_s"])
+
+
+def test_summary_and_report_are_printed(tiny_run: tuple[Path, str]) -> None:
+    """The run prints a summary table and the paths of its results and report."""
+    run, stdout = tiny_run
+    assert "triad" in stdout and "logprob_eval" in stdout
+    assert f"results: {run}" in stdout
+    assert (run / "report.html").stat().st_size > 1_000_000  # plotly.js is inlined
+
+
+def test_faults_stay_inside_their_case(harness: Harness, tmp_path: Path) -> None:
+    """A wrong output, a segfault and a hang each fail one case; every other case still runs."""
+    out = tmp_path / "out"
+    result = harness("run", "--size", "tiny", "--timeout", "5", "--threads", "2",
+                     "--out", str(out), "--workload-path", str(FIXTURE_WORKLOADS),
+                     "--workloads", "faulty_wrong,faulty_crash,faulty_hang,triad")  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    cases = _cases(_only_run(out))
+    failed = {k: c["error"] for k, c in cases.items() if c["status"] != "ok"}
+    assert set(failed) == {
+        "faulty_wrong/tiny/rate/t2",
+        "faulty_crash/tiny/rate/t2",
+        "faulty_hang/tiny/speed/t1",
+    }
+    assert "does not match the reference" in failed["faulty_wrong/tiny/rate/t2"]
+    assert "worker killed by SIGSEGV" in failed["faulty_crash/tiny/rate/t2"]
+    assert "timed out after 5 s" in failed["faulty_hang/tiny/speed/t1"]
+    for key in failed:
+        assert "stats" not in cases[key] and "throughput" not in cases[key]
+    export = harness("export", str(out), "--format", "json")
+    rows = {f"{r['workload']}/{r['size']}/{r['mode']}/t{r['threads']}": r
+            for r in json.loads(export.stdout)}  # fmt: skip
+    assert all(rows[k]["throughput"] is None and not rows[k]["valid"] for k in failed)
+
+
+def test_a_second_run_leaves_the_first_untouched(harness: Harness, tmp_path: Path) -> None:
+    """Runs go to new directories; an earlier run's files are byte-for-byte unchanged."""
+    out = tmp_path / "out"
+    args = ("run", "--size", "tiny", "--workloads", "triad", "--mode", "speed", "--out", str(out))
+    assert harness(*args).returncode == 0
+    first = _only_run(out)
+    before = {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()}
+    assert harness(*args).returncode == 0
+    assert len([p for p in out.iterdir() if p.is_dir()]) == 2
+    assert {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()} == before
