@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.stats import median_ci
+from harness.stats import median_ci, percentiles
 from harness.workload import Workload
 
 
@@ -206,4 +206,12 @@ def measure(
             "max_s": max(samples),
         },
     )
+    if mode == "speed" and workload.steps is not None:
+        record["latency"] = step_latency(workload.steps, inputs)
     return record, fixture.stats.as_dict(include_data=True)
+
+
+def step_latency(steps: Callable[..., Sequence[float]], inputs: Sequence[Any]) -> dict[str, Any]:
+    """Per-step latency percentiles of one step-by-step session (agent steps, decoded tokens)."""
+    latencies = list(steps(*inputs))
+    return {**percentiles(latencies), "steps": len(latencies)}

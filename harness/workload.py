@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +38,11 @@ class Workload:
     both take the tuple from ``make_inputs`` unpacked and must return what ``reference`` returns
     (an array, a scalar, or a tuple of them). Integer and boolean outputs must match exactly,
     floating ones within ``rtol``/``atol``.
+
+    ``baseline`` is what a user would write instead (vectorized NumPy); ``make perf`` times the
+    kernels against it, and it defaults to ``reference``. ``steps``, for latency workloads,
+    runs the speed form once step by step and returns each step's latency in seconds, from
+    which results report p50/p90/p99.
     """
 
     name: str
@@ -55,6 +60,8 @@ class Workload:
     reference: Kernel
     rtol: float = 1e-6
     atol: float = 0.0
+    baseline: Kernel | None = None
+    steps: Callable[..., Sequence[float]] | None = None
     module: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +80,11 @@ class Workload:
     def kernel(self, mode: str) -> Kernel:
         """The kernel that runs a mode: ``speed`` or ``rate``."""
         return self.speed if mode == "speed" else self.rate
+
+    @property
+    def alternative(self) -> Kernel:
+        """The straightforward code a user would write instead of the Numba kernels."""
+        return self.baseline or self.reference
 
 
 def _module_workload(module: ModuleType) -> Workload | None:
