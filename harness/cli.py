@@ -86,19 +86,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_cache_dir(env: dict[str, Any]) -> Path:
-    """One Numba cache per CPU target: Numba's cache key ignores some codegen settings."""
+def _default_cache_dir() -> Path:
+    """The base of the per-profile Numba caches (each profile gets its own folder in it)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    llvm = env.get("llvm", {})
-    return base / "ai-cpu-harness" / "numba" / f"{env.get('arch')}-{llvm.get('cpu_name')}"
+    return base / "ai-cpu-harness" / "numba"
 
 
 def _summary_row(row: dict[str, Any]) -> list[str]:
     from harness.session import si
 
-    case = f"{row['workload']} {row['size']} {row['mode']} t{row['threads']}"
+    case = f"{row['workload']} {row['size']} {row['mode']} t{row['threads']} {row['profile']}"
     if not row["valid"]:
-        return [case, "", "", "", "", "", f"[red]{row['status']}: {row['error']}[/]"]
+        return [case, "", "", "", "", "", "", f"[red]{row['status']}: {row['error']}[/]"]
+    attained = row["attained"]
+    limit = f"{attained:.0%} of {row['roof_limit'].split('_')[0]}" if attained == attained else ""
     low, high = row["work"] / row["ci_high_s"], row["work"] / row["ci_low_s"]
     return [
         case,
@@ -106,8 +107,9 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
         f"{si(low)}- {si(high)}",
         f"{row['median_s'] * 1e3:.3g} ms",
         f"{row['bandwidth_gbs']:.3g}",
+        limit,
         f"{row['compile_s']:.2f} s",
-        "[green]ok[/]",
+        f"[green]ok[/] {row['vector_isa'] or ''}",
     ]
 
 
@@ -115,7 +117,7 @@ def _summary(run_dir: Path) -> Table:
     from harness.export import rows
     from harness.results import load_run
 
-    table = Table("case", "throughput", "95% CI", "median", "GB/s", "compile", "status")
+    table = Table("case", "throughput", "95% CI", "median", "GB/s", "roofline", "compile", "status")
     for row in rows([load_run(run_dir)]).to_dict("records"):
         table.add_row(*_summary_row({str(k): v for k, v in row.items()}))
     return table
@@ -125,6 +127,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.environment import capture
     from harness.measurement import Timing
     from harness.plan import parse_modes, parse_sizes, parse_threads, plan
+    from harness.profiles import parse_profiles
+    from harness.results import load_run
     from harness.runner import RunOptions
     from harness.session import RunRequest, execute
     from harness.workload import discover, select
@@ -141,26 +145,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         timing=Timing(max_time=max_time, min_rounds=args.min_rounds),
         timeout_s=args.timeout,
         threads=threads,
-        cache_dir=args.cache_dir or _default_cache_dir(env),
+        cache_dir=args.cache_dir or _default_cache_dir(),
+        arch=str(env["arch"]),
     )
-    cases = plan(workloads, sizes, modes, threads)
-    request = RunRequest(workloads, cases, options, args.out, env, args.argv)
+    profiles = parse_profiles(args.profile, env)
+    cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
+    request = RunRequest(
+        workloads,
+        cases,
+        options,
+        args.out,
+        env,
+        args.argv,
+        profiles=profiles,
+        roofline=not args.no_roofline,
+    )
     try:
         run_dir = execute(request)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     Console().print(_summary(run_dir))
     print(f"results: {run_dir}")
+    run = load_run(run_dir)
     if args.report:
         from harness.export import rows
         from harness.report import write_report
-        from harness.results import load_run
 
-        run = load_run(run_dir)
         report = run_dir / "report.html"
         write_report(rows([run]), [{"run_id": run.run_id, "env": run.environment}], report)
         print(f"report: {report}")
-    failed = sum(1 for c in load_run(run_dir).manifest["cases"] if c["status"] != "ok")
+    failed = sum(1 for c in run.manifest["cases"] if c["status"] != "ok")
     return 1 if failed else 0
 
 
@@ -202,6 +216,12 @@ def _run_parser(sub: Any) -> None:
     )
     p.add_argument("--mode", default="both", help="speed|rate|both (default: both)")
     p.add_argument("--threads", default="all", help="threads for the rate form (default: all)")
+    p.add_argument(
+        "--profile",
+        default="native",
+        help="compile profiles, a comma list: native (host CPU), portable (generic), or any "
+        "LLVM CPU name of this architecture, e.g. native,x86-64-v3,portable (default: native)",
+    )
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
@@ -220,6 +240,11 @@ def _run_parser(sub: Any) -> None:
     )
     p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
     p.add_argument("--report", action="store_true", help="also write report.html in the run")
+    p.add_argument(
+        "--no-roofline",
+        action="store_true",
+        help="skip measuring this host's limits (triad, FMA peak, SGEMM) before the cases",
+    )
     p.add_argument(
         "--workload-path",
         action="append",

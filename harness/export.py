@@ -11,6 +11,7 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.results import Run, atomic_write_text
+from harness.roofline import limit
 
 COLUMNS = (
     "run_id", "host", "arch", "cpu", "llvm_cpu", "instance_type", "workload", "category",
@@ -18,7 +19,8 @@ COLUMNS = (
     "throughput", "compile_s", "valid", "error",
     # beyond the columns every consumer relies on:
     "status", "bound", "n", "bytes", "flops", "cache_load_s", "rounds", "bandwidth_gbs",
-    "gflops", "threading_layer", "digest",
+    "gflops", "roof_limit", "roof_value", "attained", "threading_layer", "digest",
+    "p50_s", "p90_s", "p99_s", "profile", "vector_isa",
 )  # fmt: skip
 FORMATS = ("csv", "json")
 
@@ -60,15 +62,35 @@ def _case_row(case: dict[str, Any]) -> dict[str, Any]:
         "bandwidth_gbs": _rate(case.get("bytes"), median, 1e9),
         "gflops": _rate(case.get("flops"), median, 1e9),
         "threading_layer": case.get("threading_layer"),
+        "profile": case.get("profile", "native"),
+        "vector_isa": case.get("vector_isa"),
         "digest": case.get("digest"),
     }
 
 
+def _roof_columns(run: Run, row: dict[str, Any]) -> dict[str, Any]:
+    """The limit bounding this case on its host, and the fraction of it attained."""
+    found = limit(run.manifest.get("roofline") or {}, str(row["bound"]), int(row["threads"] or 1))
+    if found is None:
+        return {"roof_limit": None, "roof_value": math.nan, "attained": math.nan}
+    name, value = found
+    attained = row["bandwidth_gbs"] if name == "triad_gbs" else row["gflops"]
+    return {"roof_limit": name, "roof_value": value, "attained": attained / value}
+
+
+def _latency_columns(case: dict[str, Any]) -> dict[str, Any]:
+    latency = case.get("latency") or {}
+    return {f"{p}_s": latency.get(p, math.nan) for p in ("p50", "p90", "p99")}
+
+
+def _row(run: Run, case: dict[str, Any]) -> dict[str, Any]:
+    row = {**_host_columns(run), **_case_row(case), **_latency_columns(case)}
+    return row | _roof_columns(run, row)
+
+
 def rows(runs: Iterable[Run]) -> pd.DataFrame:
     """One row per case of every run; failed and unfinished cases carry no timing."""
-    records = [
-        {**_host_columns(run), **_case_row(case)} for run in runs for case in run.manifest["cases"]
-    ]
+    records = [_row(run, case) for run in runs for case in run.manifest["cases"]]
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))
 
 

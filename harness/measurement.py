@@ -9,6 +9,7 @@ rounds run, and every raw sample is kept.
 from __future__ import annotations
 
 import hashlib
+import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.profiles import kernel_isa
 from harness.stats import median_ci, percentiles
 from harness.workload import Workload
 
@@ -159,6 +161,18 @@ def time_rounds(
     return fixture
 
 
+def compiled_for() -> dict[str, str]:
+    """The CPU name and features this worker's Numba actually compiles for."""
+    import llvmlite.binding as llvm
+    from numba.core import config
+
+    name = config.CPU_NAME or llvm.get_host_cpu_name()
+    features = config.CPU_FEATURES
+    if features is None:
+        features = llvm.get_host_cpu_features().flatten()
+    return {"cpu_name": str(name), "cpu_features": str(features)}
+
+
 def threading_layer() -> str | None:
     """The Numba threading layer in use, once a parallel kernel has run."""
     import numba
@@ -185,6 +199,8 @@ def measure(
     record["validation"] = {**asdict(check), "rtol": workload.rtol, "atol": workload.atol}
     record["digest"] = digest(got)
     record["threading_layer"] = threading_layer() if mode == "rate" else None
+    record["vector_isa"] = kernel_isa(kernel, platform.machine())
+    record["compiled_for"] = compiled_for()
     if not check.ok:
         record["error"] = f"output does not match the reference: {check.message}"
         return record, None

@@ -18,10 +18,11 @@ class Case:
     n: int
     mode: str
     threads: int
+    profile: str = "native"
 
     @property
     def id(self) -> str:
-        return f"{self.workload}/{self.size}/{self.mode}/t{self.threads}"
+        return f"{self.workload}/{self.size}/{self.mode}/t{self.threads}/{self.profile}"
 
 
 def parse_choice(value: str, allowed: Sequence[str], what: str) -> list[str]:
@@ -59,12 +60,17 @@ def parse_threads(value: str | None, usable: int) -> int:
 
 
 def plan(
-    workloads: Iterable[Workload], sizes: Sequence[str], modes: Sequence[str], threads: int
+    workloads: Iterable[Workload],
+    sizes: Sequence[str],
+    modes: Sequence[str],
+    threads: int,
+    profiles: Sequence[str] = ("native",),
 ) -> list[Case]:
-    """Every case to run, grouped by workload (one worker process per workload)."""
+    """Every case to run, grouped by workload and profile (one worker process for each)."""
     return [
-        Case(w.name, size, w.sizes[size], mode, 1 if mode == "speed" else threads)
+        Case(w.name, size, w.sizes[size], mode, 1 if mode == "speed" else threads, profile)
         for w in workloads
+        for profile in profiles
         for size in sizes
         for mode in modes
     ]

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from harness.measurement import Timing
 from harness.plan import Case
+from harness.profiles import Profile, cache_dir
 from harness.results import RunWriter
 from harness.worker import EVENT_PREFIX
 from harness.workload import Workload
@@ -40,18 +41,22 @@ class RunOptions:
     timeout_s: float = 300.0
     threads: int = 1
     cache_dir: Path | None = None
+    arch: str = "x86_64"
 
 
 Progress = Callable[[str, Case, dict[str, Any] | None], None]
 
 
-def worker_env(options: RunOptions) -> dict[str, str]:
-    """The worker's environment: Numba reads its thread pool size and cache dir at import."""
+def worker_env(options: RunOptions, profile: Profile | None = None) -> dict[str, str]:
+    """The worker's environment: Numba reads threads, CPU target and cache dir at import."""
     env = dict(os.environ)
     env["NUMBA_NUM_THREADS"] = str(options.threads)
     env["PYTHONUNBUFFERED"] = "1"
+    if profile is not None:
+        env.update(profile.env())
     if options.cache_dir is not None:
-        env["NUMBA_CACHE_DIR"] = str(options.cache_dir)
+        cache = options.cache_dir
+        env["NUMBA_CACHE_DIR"] = str(cache_dir(cache, options.arch, profile) if profile else cache)
     return env
 
 
@@ -124,19 +129,21 @@ def _job(workload: Workload, cases: Sequence[Case], options: RunOptions) -> dict
 
 def run_workload(
     workload: Workload,
+    profile: Profile,
     cases: Sequence[Case],
     options: RunOptions,
     writer: RunWriter,
     progress: Progress,
 ) -> None:
-    """Run all cases of one workload, starting a new worker after any crash or hang."""
+    """Run one workload's cases under one profile, with a new worker after a crash or hang."""
     pending = list(cases)
     logs = writer.run_dir / "logs"
     logs.mkdir(exist_ok=True)
+    stem = f"{workload.name}.{profile.name}"
     while pending:
-        job_path = logs / f"{workload.name}.job.json"
+        job_path = logs / f"{stem}.job.json"
         job_path.write_text(json.dumps(_job(workload, pending, options)))
-        worker = _Worker(job_path, logs / f"{workload.name}.log", worker_env(options))
+        worker = _Worker(job_path, logs / f"{stem}.log", worker_env(options, profile))
         try:
             pending = _drive(worker, pending, options, writer, progress)
         finally:

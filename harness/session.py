@@ -13,8 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness import __version__
 from harness.plan import Case
+from harness.profiles import Profile, resolve
 from harness.results import RunWriter, make_run_dir, new_run_id
-from harness.runner import RunOptions, run_workload
+from harness.roofline import run_probes
+from harness.runner import RunOptions, run_workload, worker_env
 from harness.workload import Workload
 
 
@@ -28,6 +30,8 @@ class RunRequest:
     out: Path
     environment: dict[str, Any]
     argv: Sequence[str]
+    profiles: Sequence[Profile]
+    roofline: bool = True
 
 
 def si(value: float) -> str:
@@ -48,6 +52,18 @@ def case_line(case: dict[str, Any]) -> str:
         f"[green]✓[/] {case['id']}  {si(case['throughput'])}{case['unit']}/s "
         f"±{spread:.1%}  (compile {case['compile_s']:.2f} s, {stats['rounds']} rounds)"
     )
+
+
+def roofline_line(roofline: dict[str, Any]) -> str:
+    """The measured limits in one line."""
+    if "error" in roofline:
+        return f"[yellow]limits not measured[/]: {roofline['error']}"
+    parts = []
+    for key, label in (("triad_gbs", "GB/s triad"), ("fma_gflops", "GFLOP/s FMA"),
+                       ("sgemm_gflops", "GFLOP/s SGEMM")):  # fmt: skip
+        values = ", ".join(f"{v:.3g} @{t}t" for t, v in roofline[key].items())
+        parts.append(f"{label} {values}")
+    return "limits: " + "; ".join(parts)
 
 
 def _manifest(request: RunRequest, run_id: str, workloads: dict[str, Workload]) -> dict[str, Any]:
@@ -81,6 +97,10 @@ def _manifest(request: RunRequest, run_id: str, workloads: dict[str, Workload]) 
         "argv": list(request.argv),
         "options": options,
         "environment": request.environment,
+        "profiles": {
+            p.name: {"cpu_name": p.cpu_name, "cpu_features": p.cpu_features}
+            for p in request.profiles
+        },
         "cases": [planned(c) for c in request.cases],
     }
 
@@ -102,6 +122,16 @@ def execute(request: RunRequest, console: Console | None = None) -> Path:
     machine_info, commit_info = _benchmark_context()
     writer = RunWriter(run_dir, _manifest(request, run_id, workloads), machine_info, commit_info)
     console.print(f"run [bold]{run_id}[/] → {run_dir}")
+    if request.roofline:
+        with console.status("measuring this host's limits (triad, FMA peak, SGEMM)"):
+            native = resolve("native", request.environment)
+            writer.manifest["roofline"] = run_probes(
+                worker_env(request.options, native),
+                request.options.threads,
+                request.options.timeout_s,
+            )
+        writer.flush()
+        console.print(roofline_line(writer.manifest["roofline"]))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("starting", total=len(request.cases))
@@ -115,8 +145,13 @@ def execute(request: RunRequest, console: Console | None = None) -> Path:
 
         try:
             for workload in request.workloads:
-                cases = [c for c in request.cases if c.workload == workload.name]
-                run_workload(workload, cases, request.options, writer, progress)
+                for profile in request.profiles:
+                    cases = [
+                        c
+                        for c in request.cases
+                        if c.workload == workload.name and c.profile == profile.name
+                    ]
+                    run_workload(workload, profile, cases, request.options, writer, progress)
         except KeyboardInterrupt:
             writer.finish("interrupted")
             done = sum(c["status"] != "pending" for c in writer.manifest["cases"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,13 +28,13 @@ def _cases(run: Path) -> dict[str, dict]:  # type: ignore[type-arg]
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """One tiny run of the built-in suite, shared by the tests below."""
+    """One tiny run of the probe and an AI workload, shared by the tests below."""
     out = tmp_path_factory.mktemp("results")
     cache = tmp_path_factory.mktemp("cache")
     result = subprocess.run(
         [sys.executable, "-m", "harness", "run", "--size", "tiny", "--out", str(out),
-         "--cache-dir", str(cache), "--report"],
-        capture_output=True, text=True, timeout=600,
+         "--workloads", "triad,logprob_eval", "--cache-dir", str(cache), "--report"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr + result.stdout
     return _only_run(out), result.stdout
@@ -99,17 +100,17 @@ def test_faults_stay_inside_their_case(harness: Harness, tmp_path: Path) -> None
     cases = _cases(_only_run(out))
     failed = {k: c["error"] for k, c in cases.items() if c["status"] != "ok"}
     assert set(failed) == {
-        "faulty_wrong/tiny/rate/t2",
-        "faulty_crash/tiny/rate/t2",
-        "faulty_hang/tiny/speed/t1",
+        "faulty_wrong/tiny/rate/t2/native",
+        "faulty_crash/tiny/rate/t2/native",
+        "faulty_hang/tiny/speed/t1/native",
     }
-    assert "does not match the reference" in failed["faulty_wrong/tiny/rate/t2"]
-    assert "worker killed by SIGSEGV" in failed["faulty_crash/tiny/rate/t2"]
-    assert "timed out after 5 s" in failed["faulty_hang/tiny/speed/t1"]
+    assert "does not match the reference" in failed["faulty_wrong/tiny/rate/t2/native"]
+    assert "worker killed by SIGSEGV" in failed["faulty_crash/tiny/rate/t2/native"]
+    assert "timed out after 5 s" in failed["faulty_hang/tiny/speed/t1/native"]
     for key in failed:
         assert "stats" not in cases[key] and "throughput" not in cases[key]
     export = harness("export", str(out), "--format", "json")
-    rows = {f"{r['workload']}/{r['size']}/{r['mode']}/t{r['threads']}": r
+    rows = {f"{r['workload']}/{r['size']}/{r['mode']}/t{r['threads']}/{r['profile']}": r
             for r in json.loads(export.stdout)}  # fmt: skip
     assert all(rows[k]["throughput"] is None and not rows[k]["valid"] for k in failed)
 
