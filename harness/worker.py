@@ -20,6 +20,9 @@ from harness.measurement import Timing, measure
 from harness.workload import Workload, import_ref
 
 EVENT_PREFIX = "@@harness "
+# Test-only: "workload=fraction" makes that workload's inputs larger by the fraction while its
+# declared work stays the same: a real slowdown, for testing regression detection end to end.
+EXTRA_WORK_VAR = "HARNESS_TEST_EXTRA_WORK"
 
 
 def _event_channel() -> TextIO:
@@ -35,13 +38,19 @@ def _emit(channel: TextIO, **event: Any) -> None:
     channel.flush()
 
 
+def _extra_work(name: str) -> float:
+    target, _, fraction = os.environ.get(EXTRA_WORK_VAR, "").partition("=")
+    return float(fraction) if target == name and fraction else 0.0
+
+
 def _run_case(
     workload: Workload, case: dict[str, Any], seed: int, timing: Timing, inputs: dict[int, Any]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     n = int(case["n"])
     if n not in inputs:
         inputs.clear()  # one size's inputs at a time: large sizes are large
-        inputs[n] = workload.make_inputs(n, np.random.default_rng(seed))
+        n_inputs = round(n * (1.0 + _extra_work(workload.name)))
+        inputs[n] = workload.make_inputs(n_inputs, np.random.default_rng(seed))
     return measure(workload, case["mode"], n, int(case["threads"]), inputs[n], timing)
 
 

@@ -125,3 +125,24 @@ def test_a_second_run_leaves_the_first_untouched(harness: Harness, tmp_path: Pat
     assert harness(*args).returncode == 0
     assert len([p for p in out.iterdir() if p.is_dir()]) == 2
     assert {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()} == before
+
+
+def test_profiles_change_the_vector_isa(harness: Harness, tmp_path: Path) -> None:
+    """native, x86-64-v3 and portable compile triad to zmm, ymm and xmm code on an AVX-512 host."""
+    from harness.environment import capture
+
+    env = capture(probe_threading=False)
+    if env["arch"] != "x86_64" or "+avx512f" not in env["llvm"]["host_features"]:
+        pytest.skip("needs an x86-64 host with AVX-512")
+    out = tmp_path / "out"
+    result = harness("run", "--size", "tiny", "--workloads", "triad", "--mode", "speed",
+                     "--profile", "native,x86-64-v3,portable", "--out", str(out),
+                     "--no-roofline")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    cases = _cases(_only_run(out)).values()
+    assert {c["profile"]: c["vector_isa"] for c in cases} == {
+        "native": "zmm", "x86-64-v3": "ymm", "portable": "xmm"
+    }  # fmt: skip
+    assert {c["profile"]: c["compiled_for"]["cpu_name"] for c in cases} == {
+        "native": env["llvm"]["host_cpu"], "x86-64-v3": "x86-64-v3", "portable": "generic"
+    }  # fmt: skip
