@@ -123,26 +123,26 @@ def _summary(run_dir: Path) -> Table:
     return table
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from harness.environment import capture
+def _new_request(args: argparse.Namespace, env: dict[str, Any]) -> Any:
     from harness.measurement import Timing
     from harness.plan import parse_modes, parse_sizes, parse_threads, plan
     from harness.profiles import parse_profiles
-    from harness.results import load_run
     from harness.runner import RunOptions
-    from harness.session import RunRequest, execute
+    from harness.session import RunRequest
     from harness.workload import discover, select
 
     sizes, modes = parse_sizes(args.size), parse_modes(args.mode)
     if args.timeout <= 0 or args.min_rounds < 1 or (args.max_time or 1.0) <= 0:
         raise UserError("--timeout, --max-time and --min-rounds must be positive")
-    workloads = select(discover(_workload_paths(args.workload_path)), args.workloads)
-    env = capture(instance_type=args.instance_type)
+    paths = _workload_paths(args.workload_path)
+    workloads = select(discover(paths), args.workloads)
     threads = parse_threads(args.threads, int(env["topology"]["usable_cpus"]))
-    max_time = args.max_time or (0.2 if sizes == ["tiny"] else 1.0)
     options = RunOptions(
         seed=args.seed,
-        timing=Timing(max_time=max_time, min_rounds=args.min_rounds),
+        timing=Timing(
+            max_time=args.max_time or (0.2 if sizes == ["tiny"] else 1.0),
+            min_rounds=args.min_rounds,
+        ),
         timeout_s=args.timeout,
         threads=threads,
         cache_dir=args.cache_dir or _default_cache_dir(),
@@ -150,31 +150,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     profiles = parse_profiles(args.profile, env)
     cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
-    request = RunRequest(
-        workloads,
-        cases,
-        options,
-        args.out,
-        env,
-        args.argv,
-        profiles=profiles,
-        roofline=not args.no_roofline,
-    )
+    return RunRequest(workloads, cases, options, args.out, env, args.argv, profiles,
+                      roofline=not args.no_roofline, workload_paths=paths)  # fmt: skip
+
+
+def _write_run_report(run_dir: Path) -> Path:
+    from harness.export import rows
+    from harness.report import write_report
+    from harness.results import load_run
+
+    run = load_run(run_dir)
+    report = run_dir / "report.html"
+    write_report(rows([run]), [{"run_id": run.run_id, "env": run.environment}], report)
+    return report
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.environment import capture
+    from harness.results import load_run
+    from harness.session import execute, reopen, resume_request, start
+
+    console = Console(stderr=True)
+    if args.resume:
+        run = load_run(args.out / args.resume)
+        request = resume_request(run, capture(instance_type=args.instance_type), args.argv)
+        writer = reopen(run, request.cases, console)
+    else:
+        request = _new_request(args, capture(instance_type=args.instance_type))
+        writer = start(request, console)
     try:
-        run_dir = execute(request)
+        run_dir = execute(request, writer, console)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     Console().print(_summary(run_dir))
     print(f"results: {run_dir}")
-    run = load_run(run_dir)
     if args.report:
-        from harness.export import rows
-        from harness.report import write_report
-
-        report = run_dir / "report.html"
-        write_report(rows([run]), [{"run_id": run.run_id, "env": run.environment}], report)
-        print(f"report: {report}")
-    failed = sum(1 for c in run.manifest["cases"] if c["status"] != "ok")
+        print(f"report: {_write_run_report(run_dir)}")
+    failed = sum(1 for c in load_run(run_dir).manifest["cases"] if c["status"] != "ok")
     return 1 if failed else 0
 
 
@@ -240,6 +252,11 @@ def _run_parser(sub: Any) -> None:
     )
     p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
     p.add_argument("--report", action="store_true", help="also write report.html in the run")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="run again only the missing or failed cases of RUN_ID (in --out), same options",
+    )
     p.add_argument(
         "--no-roofline",
         action="store_true",

@@ -14,7 +14,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,10 @@ from harness.errors import UserError
 SCHEMA = "ai-cpu-harness/results"
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+PLANNED_KEYS = frozenset(
+    ("id", "workload", "size", "n", "mode", "threads", "profile", "category", "unit", "bound",
+     "work", "bytes", "flops", "status", "error")
+)  # fmt: skip
 BENCHMARKS = "benchmarks.json"
 
 
@@ -74,13 +78,33 @@ class RunWriter:
     manifest: dict[str, Any]
     machine_info: dict[str, Any]
     commit_info: dict[str, Any]
+    benchmarks: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.benchmarks: list[dict[str, Any]] = []
         self.flush()
+
+    @classmethod
+    def reopen(cls, run: Run) -> RunWriter:
+        """Continue writing a run read back from disk (``harness run --resume``)."""
+        bench = run.benchmarks
+        return cls(
+            run.path,
+            run.manifest,
+            dict(bench.get("machine_info") or {}),
+            dict(bench.get("commit_info") or {}),
+            list(bench.get("benchmarks") or []),
+        )
 
     def case(self, case_id: str) -> dict[str, Any]:
         return next(c for c in self.manifest["cases"] if c["id"] == case_id)
+
+    def reset(self, case_id: str) -> None:
+        """Forget a case's outcome, keeping only its plan, so it can run again."""
+        entry = self.case(case_id)
+        for key in set(entry) - PLANNED_KEYS:
+            del entry[key]
+        entry.update(status="pending", error=None)
+        self.benchmarks = [b for b in self.benchmarks if b["extra_info"].get("case") != case_id]
 
     def record(self, case_id: str, record: dict[str, Any], bench: dict[str, Any] | None) -> None:
         entry = self.case(case_id)

@@ -12,12 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import __version__
+from harness.errors import UserError
+from harness.measurement import Timing
 from harness.plan import Case
 from harness.profiles import Profile, resolve
-from harness.results import RunWriter, make_run_dir, new_run_id
+from harness.results import Run, RunWriter, make_run_dir, new_run_id
 from harness.roofline import run_probes
 from harness.runner import RunOptions, run_workload, worker_env
-from harness.workload import Workload
+from harness.workload import Workload, discover, select
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class RunRequest:
     argv: Sequence[str]
     profiles: Sequence[Profile]
     roofline: bool = True
+    workload_paths: Sequence[Path] = ()
 
 
 def si(value: float) -> str:
@@ -86,6 +89,7 @@ def _manifest(request: RunRequest, run_id: str, workloads: dict[str, Workload]) 
 
     options = asdict(request.options)
     options["cache_dir"] = str(options["cache_dir"]) if options["cache_dir"] else None
+    options["workload_paths"] = [str(p.resolve()) for p in request.workload_paths]
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -113,9 +117,52 @@ def _benchmark_context() -> tuple[dict[str, Any], dict[str, Any]]:
     return pytest_benchmark_generate_machine_info(), get_commit_info()
 
 
-def execute(request: RunRequest, console: Console | None = None) -> Path:
-    """Run every case; returns the run directory. Ctrl-C keeps what finished."""
-    console = console or Console(stderr=True)
+def _same_host(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
+    def key(env: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            env.get("arch"),
+            env.get("cpu", {}).get("name"),
+            env.get("llvm", {}).get("host_cpu"),
+        )
+
+    return key(recorded) == key(current)
+
+
+def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -> RunRequest:
+    """The cases of a run that are missing or failed, with the run's own options."""
+    if not _same_host(run.environment, environment):
+        raise UserError(f"run {run.run_id} was recorded on another host; resume it there")
+    opts = run.manifest.get("options") or {}
+    paths = [Path(p) for p in opts.get("workload_paths", [])]
+    todo = [c for c in run.manifest["cases"] if c.get("status") != "ok"]
+    if not todo:
+        raise UserError(f"run {run.run_id} has no missing or failed case to resume")
+    names = ",".join(dict.fromkeys(str(c["workload"]) for c in todo))
+    fields = ("workload", "size", "n", "mode", "threads", "profile")
+    profiles = [Profile(name, **spec) for name, spec in run.manifest["profiles"].items()]
+    options = RunOptions(
+        seed=int(opts["seed"]),
+        timing=Timing(**opts["timing"]),
+        timeout_s=float(opts["timeout_s"]),
+        threads=int(opts["threads"]),
+        cache_dir=Path(opts["cache_dir"]) if opts.get("cache_dir") else None,
+        arch=str(opts.get("arch", environment.get("arch"))),
+    )
+    return RunRequest(
+        workloads=select(discover(paths), names),
+        cases=[Case(**{k: c[k] for k in fields}) for c in todo],
+        options=options,
+        out=run.path.parent,
+        environment=run.environment,
+        argv=argv,
+        profiles=profiles,
+        roofline=False,
+        workload_paths=paths,
+    )
+
+
+def start(request: RunRequest, console: Console) -> RunWriter:
+    """A new run directory with every case planned, and the host's limits measured."""
     workloads = {w.name: w for w in request.workloads}
     run_id = new_run_id()
     run_dir = make_run_dir(request.out, run_id)
@@ -132,6 +179,25 @@ def execute(request: RunRequest, console: Console | None = None) -> Path:
             )
         writer.flush()
         console.print(roofline_line(writer.manifest["roofline"]))
+    return writer
+
+
+def reopen(run: Run, cases: Sequence[Case], console: Console) -> RunWriter:
+    """An interrupted or partly failed run, with the cases to run again reset to pending."""
+    writer = RunWriter.reopen(run)
+    for case in cases:
+        writer.reset(case.id)
+    writer.manifest["status"] = "running"
+    writer.flush()
+    console.print(f"resuming run [bold]{run.run_id}[/]: {len(cases)} cases to run")
+    return writer
+
+
+def execute(request: RunRequest, writer: RunWriter, console: Console) -> Path:
+    """Run the request's cases into ``writer``; returns the run directory.
+
+    Ctrl-C stops the worker, marks the run interrupted and keeps every finished case.
+    """
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("starting", total=len(request.cases))
@@ -151,11 +217,16 @@ def execute(request: RunRequest, console: Console | None = None) -> Path:
                         for c in request.cases
                         if c.workload == workload.name and c.profile == profile.name
                     ]
-                    run_workload(workload, profile, cases, request.options, writer, progress)
+                    if cases:
+                        run_workload(workload, profile, cases, request.options, writer, progress)
         except KeyboardInterrupt:
             writer.finish("interrupted")
             done = sum(c["status"] != "pending" for c in writer.manifest["cases"])
-            console.print(f"[yellow]interrupted[/]: {done} finished cases kept in {run_dir}")
+            console.print(
+                f"[yellow]interrupted[/]: {done} finished cases kept in {writer.run_dir}; "
+                f"continue with: harness run --resume {writer.run_dir.name} "
+                f"--out {writer.run_dir.parent}"
+            )
             raise
     writer.finish("complete")
-    return run_dir
+    return writer.run_dir

@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,49 @@ def test_profiles_change_the_vector_isa(harness: Harness, tmp_path: Path) -> Non
     assert {c["profile"]: c["compiled_for"]["cpu_name"] for c in cases} == {
         "native": env["llvm"]["host_cpu"], "x86-64-v3": "x86-64-v3", "portable": "generic"
     }  # fmt: skip
+
+
+def _wait_for_finished_case(out: Path, proc: subprocess.Popen[str], limit_s: float) -> Path:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        manifests = list(out.glob("*/manifest.json"))
+        if manifests and any(c["status"] == "ok" for c in _cases(manifests[0].parent).values()):
+            return manifests[0].parent
+        time.sleep(0.2)
+    raise AssertionError("no case finished in time")
+
+
+def test_ctrl_c_keeps_finished_cases_and_resume_finishes(harness: Harness, tmp_path: Path) -> None:
+    """SIGINT mid-run exits 130 keeping finished cases; --resume runs only the rest."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--size", "tiny", "--no-roofline",
+         "--workloads", "triad,logprob_eval", "--profile", "native,portable", "--out", str(out),
+         "--cache-dir", str(tmp_path / "cache")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    run = _wait_for_finished_case(out, proc, 240)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and f"--resume {run.name}" in stderr
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    kept = {k: c for k, c in _cases(run).items() if c["status"] == "ok"}
+    assert 0 < len(kept) < len(manifest["cases"])
+    result = harness("run", "--resume", run.name, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    final = _cases(run)
+    assert all(c["status"] == "ok" for c in final.values())
+    assert all(final[k]["stats"] == kept[k]["stats"] for k in kept)
+    bench = json.loads((run / "benchmarks.json").read_text())["benchmarks"]
+    assert sorted(b["extra_info"]["case"] for b in bench) == sorted(final)
+
+
+def test_resume_of_a_complete_run_is_refused(harness: Harness, tmp_path: Path) -> None:
+    """Nothing to resume is said plainly, as a user error."""
+    out = tmp_path / "out"
+    args = ("run", "--size", "tiny", "--workloads", "triad", "--mode", "speed", "--no-roofline")
+    assert harness(*args, "--out", str(out)).returncode == 0
+    result = harness("run", "--resume", _only_run(out).name, "--out", str(out))
+    assert result.returncode == 2 and "no missing or failed case" in result.stderr
