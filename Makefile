@@ -23,9 +23,13 @@ test: lint unit
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
 
+## perf: each Numba kernel beside its NumPy (and, if installed, PyTorch) alternative: ratios
+perf: $(STAMP)
+	$(BIN)/python benchmarks/perf.py $(ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check harness workloads tests
-	$(BIN)/ruff format --check harness workloads tests
+	$(BIN)/ruff check harness workloads tests benchmarks
+	$(BIN)/ruff format --check harness workloads tests benchmarks
 	$(BIN)/mypy
 
 clean:
