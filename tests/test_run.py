@@ -164,9 +164,9 @@ def test_ctrl_c_keeps_finished_cases_and_resume_finishes(harness: Harness, tmp_p
     """SIGINT mid-run exits 130 keeping finished cases; --resume runs only the rest."""
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "--size", "tiny", "--no-roofline",
-         "--workloads", "triad,logprob_eval", "--profile", "native,portable", "--out", str(out),
-         "--cache-dir", str(tmp_path / "cache")],
+        [sys.executable, "-m", "harness", "run", "--size", "tiny,small", "--no-roofline",
+         "--workload-path", str(FIXTURE_WORKLOADS), "--workloads", "triad,fixture_slow",
+         "--min-rounds", "20", "--out", str(out), "--cache-dir", str(tmp_path / "cache")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     run = _wait_for_finished_case(out, proc, 240)

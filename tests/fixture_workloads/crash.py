@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import numpy as np
 
@@ -21,17 +20,8 @@ def _double(x: np.ndarray) -> np.ndarray:
     return x * 2
 
 
-def _off_by_one(x: np.ndarray) -> np.ndarray:
-    return x * 2 + 1
-
-
 def _segfault(x: np.ndarray) -> np.ndarray:
     os.kill(os.getpid(), signal.SIGSEGV)
-    return x
-
-
-def _hang(x: np.ndarray) -> np.ndarray:
-    time.sleep(3600)
     return x
 
 

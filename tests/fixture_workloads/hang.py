@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import numpy as np
@@ -19,15 +17,6 @@ def _inputs(n: int, rng: np.random.Generator) -> tuple[np.ndarray]:
 
 def _double(x: np.ndarray) -> np.ndarray:
     return x * 2
-
-
-def _off_by_one(x: np.ndarray) -> np.ndarray:
-    return x * 2 + 1
-
-
-def _segfault(x: np.ndarray) -> np.ndarray:
-    os.kill(os.getpid(), signal.SIGSEGV)
-    return x
 
 
 def _hang(x: np.ndarray) -> np.ndarray:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import time
-
 import numpy as np
 
 from harness.workload import Workload
@@ -23,16 +19,6 @@ def _double(x: np.ndarray) -> np.ndarray:
 
 def _off_by_one(x: np.ndarray) -> np.ndarray:
     return x * 2 + 1
-
-
-def _segfault(x: np.ndarray) -> np.ndarray:
-    os.kill(os.getpid(), signal.SIGSEGV)
-    return x
-
-
-def _hang(x: np.ndarray) -> np.ndarray:
-    time.sleep(3600)
-    return x
 
 
 def _declare(name: str, speed, rate) -> Workload:  # type: ignore[no-untyped-def]
