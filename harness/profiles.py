@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -38,29 +40,45 @@ class Profile:
         return f"{arch}-{self.cpu_name}-{digest}"
 
 
-@cache
-def llvm_cpu_known(arch: str, name: str) -> bool:
-    """Whether this LLVM knows a CPU name for an architecture.
+_STDERR_LOCK = threading.Lock()
 
-    LLVM does not fail on an unknown name; it prints "is not a recognized processor" on the
-    C-level stderr and carries on, so that stream is captured around the call.
+
+@cache
+def _llvm_refuses(arch: str, cpu: str) -> bool:
+    """Whether LLVM calls ``cpu`` "not a recognized processor" for ``arch``.
+
+    llvmlite does not raise on an unknown name: LLVM prints that on file descriptor 2 and goes
+    on with a generic CPU, so the descriptor is captured around the call.
     """
     import llvmlite.binding as llvm
 
-    if arch not in TRIPLES:
-        return False
     llvm.initialize_all_targets()
-    target = llvm.Target.from_triple(TRIPLES[arch])
-    with tempfile.TemporaryFile() as err:
+    machine = llvm.Target.from_triple(TRIPLES[arch])
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
         saved = os.dup(2)
-        os.dup2(err.fileno(), 2)
         try:
-            target.create_target_machine(cpu=name)
+            os.dup2(sink.fileno(), 2)
+            machine.create_target_machine(cpu=cpu)
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-        err.seek(0)
-        return b"not a recognized processor" not in err.read()
+        sink.seek(0)
+        return b"is not a recognized processor" in sink.read()
+
+
+def llvm_cpu_known(arch: str, cpu: str) -> bool:
+    """Whether this LLVM knows ``cpu`` for ``arch``.
+
+    A probe that cannot refuse a made-up name (or cannot run) proves nothing: then every name
+    passes, rather than every catalog row and profile failing.
+    """
+    if arch not in TRIPLES:
+        return False
+    try:
+        return not _llvm_refuses(arch, "no-such-cpu") or not _llvm_refuses(arch, cpu)
+    except (OSError, RuntimeError):  # no descriptor 2, or an LLVM built without this target
+        return True
 
 
 def resolve(name: str, env: dict[str, Any]) -> Profile:

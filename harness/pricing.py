@@ -1,0 +1,351 @@
+"""Price-performance arithmetic, the price columns of export rows, and suite summaries.
+
+The arithmetic is pure and exact so it can be checked by hand: throughput = work / seconds;
+cost per million units = price per hour / 3600 x seconds / work x 1e6; performance per dollar
+= throughput / price per hour (units per second per USD-per-hour; only ratios of it are read).
+Each figure is a monotone function of the median time, so its confidence interval is the same
+function of the time interval's bounds (decreasing functions swap them). Relative figures use
+the baseline's point value: the baseline's own uncertainty is not folded in.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from harness.errors import UserError
+from harness.matching import Match
+
+SECONDS_PER_HOUR = 3600.0
+CONFIDENCE = 0.95
+N_RESAMPLES = 2000
+CASE_KEYS = ("workload", "size", "profile", "mode", "unit")  # those present identify a case
+SUMMARY_METRICS = ("throughput", "perf_per_dollar", "throughput_per_vcpu", "throughput_per_core")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point value and its confidence bounds (low <= value <= high)."""
+
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class GeomeanCI:
+    """A geometric mean with a bootstrap interval; ``method`` says how the bounds were found."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+    method: str
+
+
+def _div(a: float, b: float) -> float:
+    """a / b, NaN when b is not a positive number (a missing or zero time prices nothing)."""
+    return a / b if b > 0 else math.nan
+
+
+def throughput(work: float, seconds: float) -> float:
+    """Units of work per second."""
+    return _div(work, seconds)
+
+
+def cost_per_million(price_per_hour: float, seconds: float, work: float) -> float:
+    """USD per million units: what the instance costs while it does a million units."""
+    return _div(price_per_hour / SECONDS_PER_HOUR * seconds * 1e6, work)
+
+
+def perf_per_dollar(rate: float, price_per_hour: float) -> float:
+    """Throughput per USD-per-hour: higher is better value; compare it as a ratio."""
+    return _div(rate, price_per_hour)
+
+
+def relative(value: float, baseline: float) -> float:
+    """``value`` as a multiple of the baseline's (2.0: twice the baseline's)."""
+    return _div(value, baseline)
+
+
+def per_unit(rate: float, count: float) -> float:
+    """Throughput per vCPU or per physical core."""
+    return _div(rate, count)
+
+
+def transform(times: Interval, f: Callable[[float], float]) -> Interval:
+    """Map a median-time interval through a monotone ``f``; the bounds are ordered after."""
+    a, b = f(times.low), f(times.high)
+    if math.isnan(a) or math.isnan(b):
+        return Interval(f(times.value), math.nan, math.nan)
+    return Interval(f(times.value), min(a, b), max(a, b))
+
+
+def busy_cores(threads: int, cores: int) -> int:
+    """Physical cores that ``threads`` occupy: Linux spreads threads over idle cores before it
+    puts two on the SMT siblings of one core, so up to ``cores`` threads take a core each."""
+    return max(min(threads, cores), 1)
+
+
+# ------------------------------------------------------------------------- geometric means
+
+
+def _bootstrap_kwargs(seed: int) -> dict[str, Any]:
+    """scipy >= 1.15 takes ``rng``; older versions ``random_state``: both deterministic."""
+    name = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
+    return {name: np.random.default_rng(seed)}
+
+
+def geomean_ci(
+    values: Sequence[float],
+    confidence: float = CONFIDENCE,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+) -> GeomeanCI:
+    """Geometric mean of positive ratios with a bootstrap CI over them (BCa, else percentile).
+
+    Values are sorted first, so the answer does not depend on their order; two or more
+    identical values give that value with a zero-width interval; one value has no interval.
+    """
+    data = np.sort(np.asarray(values, dtype=float))
+    if data.size == 0 or not np.all(np.isfinite(data)) or np.any(data <= 0):
+        raise ValueError("geomean_ci needs one or more positive, finite values")
+    if data.size == 1:
+        return GeomeanCI(float(data[0]), math.nan, math.nan, 1, "single")
+    if np.all(data == data[0]):
+        return GeomeanCI(float(data[0]), float(data[0]), float(data[0]), int(data.size), "equal")
+    logs = np.log(data)
+    value = float(np.exp(logs.mean()))
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # BCa on a few values warns; NaN bounds tell us
+            res = stats.bootstrap(
+                (logs,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                method=method, **_bootstrap_kwargs(seed),
+            )  # fmt: skip
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(low) and math.isfinite(high):
+            return GeomeanCI(value, min(math.exp(low), value), max(math.exp(high), value),
+                             int(data.size), method)  # fmt: skip
+    return GeomeanCI(value, math.nan, math.nan, int(data.size), "none")
+
+
+# --------------------------------------------------------------------------- export columns
+
+FIGURES = ("usd_per_million", "perf_per_dollar", "rel_perf_per_dollar", "throughput_per_vcpu",
+           "throughput_per_core")  # fmt: skip
+PRICE_COLUMNS = (
+    "target_type", "match_how", "cost_status", "price_per_hour", "price_kind", "price_region",
+    "price_date", "price_source", "throughput_low", "throughput_high",
+    *(f"{f}{end}" for f in FIGURES for end in ("", "_low", "_high")),
+)  # fmt: skip
+_NAN = Interval(math.nan, math.nan, math.nan)
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _count(value: Any) -> int:
+    """A thread count from a cell; a missing one counts as 1."""
+    number = _float(value)
+    return int(number) if number >= 1 else 1
+
+
+def _flag(value: Any) -> bool:
+    """A truthy cell; None and NaN (a column some rows lack) read as False."""
+    return (
+        value is not None and not (isinstance(value, float) and math.isnan(value)) and bool(value)
+    )
+
+
+def _spread(name: str, interval: Interval) -> dict[str, float]:
+    return {name: interval.value, f"{name}_low": interval.low, f"{name}_high": interval.high}
+
+
+def _status(row: Mapping[str, Any], match: Match | None) -> str:
+    """Why a row gets whole-instance cost figures, or why not (the cost_status column)."""
+    threads, target = _count(row.get("threads")), match.target if match else None
+    if _flag(row.get("emulated")):
+        return "emulated: never priced"
+    if not _flag(row.get("valid")) or not _float(row.get("median_s")) > 0:
+        return "invalid: no timing"
+    if target is None:
+        return "unpriced host"
+    if row.get("mode") != "rate":
+        return "speed mode: one stream, not the whole instance"
+    if threads < target.vcpus:
+        return f"partial: {threads} of {target.vcpus} vCPUs busy"
+    return "priced"
+
+
+def _price_cells(match: Match | None, status: str) -> dict[str, Any]:
+    """Which row priced this run, and its price with kind, region, date and source."""
+    target = match.target if match else None
+    how = match.how if match else "unknown"
+    cells = {"target_type": target.type if target else None, "match_how": how}
+    shown = target if not status.startswith("emulated") else None
+    return cells | {
+        "cost_status": status,
+        "price_per_hour": shown.price_per_hour if shown else math.nan,
+        "price_kind": shown.price_kind if shown else None,
+        "price_region": shown.region if shown else None,
+        "price_date": shown.price_date if shown else None,
+        "price_source": shown.price_source if shown else None,
+    }
+
+
+def _row_figures(row: Mapping[str, Any], match: Match | None) -> dict[str, Any]:
+    """Every price column of one export row, except the baseline-relative one."""
+    status = _status(row, match)
+    cells = _price_cells(match, status)
+    work, threads = _float(row.get("work")), _count(row.get("threads"))
+    times = Interval(*(_float(row.get(k)) for k in ("median_s", "ci_low_s", "ci_high_s")))
+    rate = transform(times, lambda s: throughput(work, s))
+    cells |= {"throughput_low": rate.low, "throughput_high": rate.high}
+    target = match.target if match else None
+    cores = target.cores if target else (match.cores if match else None)
+    per_core = busy_cores(threads, cores) if cores else math.nan
+    cells |= _spread("throughput_per_vcpu", transform(rate, lambda r: per_unit(r, threads)))
+    cells |= _spread("throughput_per_core", transform(rate, lambda r: per_unit(r, per_core)))
+    price = target.price_per_hour if target and status == "priced" else math.nan
+    cost = transform(times, lambda s: cost_per_million(price, s, work))
+    cells |= _spread("usd_per_million", cost if status == "priced" else _NAN)
+    ppd = transform(rate, lambda r: perf_per_dollar(r, price))
+    return cells | _spread("perf_per_dollar", ppd if status == "priced" else _NAN)
+
+
+def _case_key(row: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(None if isinstance(v, float) and math.isnan(v) else v for v in map(row.get, keys))
+
+
+def _relative_to(interval: Interval, baseline: float) -> Interval:
+    return transform(interval, lambda v: relative(v, baseline))
+
+
+def _baseline_run(
+    rows: Sequence[Mapping[str, Any]], matches: Mapping[str, Match], name: str
+) -> str:
+    """The one run a --baseline names: by run id, else instance type, else host name."""
+    runs = sorted({str(r["run_id"]) for r in rows})
+    if name in runs:
+        return name
+    by_type = {r for r in runs if (m := matches.get(r)) and m.target and m.target.type == name}
+    hits = sorted(by_type or {str(r["run_id"]) for r in rows if r.get("host") == name})
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise UserError(f"baseline {name!r} is no run id, instance type or host of these results")
+    raise UserError(f"baseline {name!r} matches runs {', '.join(hits)}; name one run id")
+
+
+def _relative(rows: list[dict[str, Any]], keys: Sequence[str], base_run: str, name: str) -> None:
+    """Fill rel_perf_per_dollar: each priced row over the baseline run's same case."""
+    base = {_case_key(r, keys): r["perf_per_dollar"] for r in rows
+            if r["run_id"] == base_run and r["perf_per_dollar"] > 0}  # fmt: skip
+    if not base:
+        raise UserError(f"baseline {name!r} has no priced whole-instance (rate, all vCPUs) results")
+    for r in rows:
+        ref = base.get(_case_key(r, keys), math.nan)
+        ppd = Interval(r["perf_per_dollar"], r["perf_per_dollar_low"], r["perf_per_dollar_high"])
+        r |= _spread("rel_perf_per_dollar", _relative_to(ppd, ref))
+
+
+def add_prices(
+    frame: pd.DataFrame, matches_by_run: Mapping[str, Match], baseline: str | None = None
+) -> pd.DataFrame:
+    """Export rows with PRICE_COLUMNS added (a copy; earlier price columns are replaced).
+
+    Whole-instance figures (usd_per_million, perf_per_dollar and the relative one) exist only
+    for valid rate-mode rows with every vCPU of a priced target busy: a speed row runs one
+    stream on one core while the customer pays for all of them, so its cost per unit would be
+    wrong by the vCPU count; it gets NaN, and cost_status says why. Emulated rows are never
+    priced (QEMU timings say nothing about a real chip). Per-vCPU and per-core throughput are
+    computed for every timed row (cores from the target, else the host). ``baseline`` names a
+    run id, an instance type or a host; rel_perf_per_dollar is NaN without one.
+    """
+    records = frame.drop(columns=list(PRICE_COLUMNS), errors="ignore").to_dict("records")
+    rows = [{str(k): v for k, v in r.items()} for r in records]
+    rows = [r | _row_figures(r, matches_by_run.get(str(r["run_id"]))) for r in rows]
+    for r in rows:
+        r |= _spread("rel_perf_per_dollar", _NAN)
+    if baseline is not None and rows:
+        keys = [k for k in CASE_KEYS if k in frame.columns]
+        _relative(rows, keys, _baseline_run(rows, matches_by_run, baseline), baseline)
+    columns = [c for c in frame.columns if c not in PRICE_COLUMNS] + list(PRICE_COLUMNS)
+    return pd.DataFrame.from_records(rows, columns=columns, index=frame.index)
+
+
+# ------------------------------------------------------------------------------ summaries
+
+
+def _labels(frame: pd.DataFrame) -> pd.Series:
+    """What a row is summarised under: its priced type, else the DMI type, else the host."""
+    label = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    for column in ("host", "instance_type", "target_type"):
+        if column in frame:
+            label = frame[column].astype(object).where(frame[column].notna(), label)
+    return label
+
+
+def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One value per (group, case): the most threads each group ran, median over repeats."""
+    no = pd.Series(False, index=frame.index)
+    emulated = frame["emulated"].map(_flag).astype(bool) if "emulated" in frame else no
+    valid = frame["valid"].map(_flag).astype(bool) if "valid" in frame else ~no
+    value = pd.to_numeric(frame[metric], errors="coerce")
+    data = frame.loc[valid & ~emulated & (value > 0)].assign(group=_labels(frame), value=value)
+    keys = [k for k in CASE_KEYS if k in data]
+    data = data.assign(threads=data.get("threads", 1))
+    most = data.groupby(["group", *keys], dropna=False)["threads"].transform("max")
+    data = data.loc[data["threads"] == most]
+    by = ["group", "category", *keys]
+    return data.groupby(by, dropna=False)["value"].median().reset_index()
+
+
+def suite_summary(
+    frame: pd.DataFrame,
+    baseline: str,
+    metric: str = "throughput",
+    confidence: float = CONFIDENCE,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Geometric mean of ``metric`` ratios to ``baseline``, per (group, mode, category) and per
+    (group, mode) over all categories ("all"), each with a bootstrap CI over the cases.
+
+    A group is a priced type, else the DMI type, else the host; ``baseline`` names one. Only
+    valid native rows count; a case missing on either side is left out (``n`` says how many
+    stayed). Rows are reduced per case before any resampling, so row order changes nothing.
+    """
+    if metric not in SUMMARY_METRICS or metric not in frame:
+        raise UserError(f"cannot summarise {metric!r} (have: "
+                        f"{', '.join(m for m in SUMMARY_METRICS if m in frame)})")  # fmt: skip
+    cases = _cases(frame, metric)
+    if not (cases["group"] == baseline).any():
+        groups = ", ".join(sorted(map(str, cases["group"].unique())))
+        raise UserError(f"baseline {baseline!r} is not among the summarised groups ({groups})")
+    keys = [k for k in CASE_KEYS if k in cases]
+    base = cases.loc[cases["group"] == baseline, [*keys, "value"]]
+    merged = cases.merge(base, on=keys, suffixes=("", "_base"))
+    merged["ratio"] = merged["value"] / merged["value_base"]
+    out = []
+    for (group, mode), sub in merged.groupby(["group", "mode"], sort=True):
+        parts = [*sub.groupby("category", sort=True), ("all", sub)]
+        for category, part in parts:
+            g = geomean_ci(part["ratio"].to_list(), confidence, n_resamples, seed)
+            out.append({"group": group, "mode": mode, "category": category, "metric": metric,
+                        "baseline": baseline, "n": g.n, "geomean": g.value, "ci_low": g.low,
+                        "ci_high": g.high, "method": g.method})  # fmt: skip
+    return pd.DataFrame(out)
