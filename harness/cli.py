@@ -124,11 +124,13 @@ def _summary(run_dir: Path) -> Table:
 
 
 def _new_request(args: argparse.Namespace, env: dict[str, Any]) -> Any:
+    from harness.matching import match_host
     from harness.measurement import Timing
     from harness.plan import parse_modes, parse_sizes, parse_threads, plan
     from harness.profiles import parse_profiles
     from harness.runner import RunOptions
     from harness.session import RunRequest
+    from harness.targets import load_catalog
     from harness.workload import discover, select
 
     sizes, modes = parse_sizes(args.size), parse_modes(args.mode)
@@ -144,14 +146,16 @@ def _new_request(args: argparse.Namespace, env: dict[str, Any]) -> Any:
             min_rounds=args.min_rounds,
         ),
         timeout_s=args.timeout,
-        threads=threads,
+        threads=max(threads),
         cache_dir=args.cache_dir or _default_cache_dir(),
         arch=str(env["arch"]),
     )
     profiles = parse_profiles(args.profile, env)
     cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
+    match = match_host(env, load_catalog(), price=args.price)
     return RunRequest(workloads, cases, options, args.out, env, args.argv, profiles,
-                      roofline=not args.no_roofline, workload_paths=paths)  # fmt: skip
+                      roofline=not args.no_roofline, workload_paths=paths,
+                      price=args.price, match=match)  # fmt: skip
 
 
 def _write_run_report(run_dir: Path) -> Path:
@@ -191,12 +195,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from harness.export import rows, write
+    from harness.export import priced_rows, write
     from harness.results import find_runs
 
     if args.format not in ("csv", "json"):
         raise UserError(f"unknown export format {args.format!r} (choose from csv, json)")
-    text = write(rows(find_runs(Path(p) for p in args.results)), args.format, args.output)
+    runs = find_runs(Path(p) for p in args.results)
+    text = write(priced_rows(runs, args.prices, args.baseline), args.format, args.output)
     if text is not None:
         sys.stdout.write(text)
     return 0
@@ -227,7 +232,11 @@ def _run_parser(sub: Any) -> None:
         help="tiny|small|default|large, or a comma list (default: default)",
     )
     p.add_argument("--mode", default="both", help="speed|rate|both (default: both)")
-    p.add_argument("--threads", default="all", help="threads for the rate form (default: all)")
+    p.add_argument(
+        "--threads",
+        default="all",
+        help="threads for the rate form: a count, 'all', or a sweep like 1,2,4,all (default: all)",
+    )
     p.add_argument(
         "--profile",
         default="native",
@@ -251,6 +260,7 @@ def _run_parser(sub: Any) -> None:
         help="Numba cache folder (default: a per-user cache keyed by CPU)",
     )
     p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
+    p.add_argument("--price", type=float, help="this host's price in USD per hour (overrides)")
     p.add_argument("--report", action="store_true", help="also write report.html in the run")
     p.add_argument(
         "--resume",
@@ -269,6 +279,34 @@ def _run_parser(sub: Any) -> None:
         help="another folder of workload modules (repeatable)",
     )
     p.set_defaults(func=cmd_run)
+
+
+def _price_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prices", type=Path, help="a TOML price file layered over the catalog")
+    p.add_argument(
+        "--baseline", help="the run id, instance type or host that performance per dollar is "
+        "relative to",
+    )  # fmt: skip
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from harness.export import catalog_with_prices
+    from harness.targets import listing
+
+    rows = listing(catalog_with_prices(args.prices), args.arch, args.cloud)
+    if args.json:
+        print(json.dumps([asdict(t) for t in rows], indent=2, default=str))
+        return 0
+    table = Table("cloud", "type", "arch", "chip", "LLVM CPU", "vCPUs", "cores", "GiB",
+                  "$/h", "region", "price date")  # fmt: skip
+    for t in rows:
+        table.add_row(t.cloud, t.type, t.arch, t.chip, t.llvm_cpu, str(t.vcpus), str(t.cores),
+                      f"{t.memory_gib:g}", f"{t.price_per_hour:.4f}", t.region,
+                      str(t.price_date))  # fmt: skip
+    Console().print(table)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,11 +330,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="another folder of workload modules (repeatable)",
     )
     p.set_defaults(func=cmd_list)
+    p = sub.add_parser("targets", help="list the instance catalog with prices")
+    p.add_argument("--arch", help="aarch64 (arm64) or x86_64 (amd64)")
+    p.add_argument("--cloud", help="aws, gcp or azure")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--prices", type=Path, help="a TOML price file layered over the catalog")
+    p.set_defaults(func=cmd_targets)
     _run_parser(sub)
     p = sub.add_parser("export", help="flatten results to one row per case")
     p.add_argument("results", nargs="+", help="run folders, manifests, or folders of runs")
     p.add_argument("--format", default="csv", help="csv or json (default: csv)")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    _price_options(p)
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("report", help="write the HTML report")
     p.add_argument("results", nargs="+", help="run folders, manifests, or folders of runs")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ COLUMNS = (
     # beyond the columns every consumer relies on:
     "status", "bound", "n", "bytes", "flops", "cache_load_s", "rounds", "bandwidth_gbs",
     "gflops", "roof_limit", "roof_value", "attained", "threading_layer", "digest",
-    "p50_s", "p90_s", "p99_s", "profile", "vector_isa",
+    "p50_s", "p90_s", "p99_s", "profile", "vector_isa", "steal", "other_load", "noisy",
+    "emulated", "vcpus", "physical_cores",
 )  # fmt: skip
 FORMATS = ("csv", "json")
 
@@ -35,6 +36,9 @@ def _host_columns(run: Run) -> dict[str, Any]:
         "cpu": cpu.get("name") or cpu.get("model_name"),
         "llvm_cpu": llvm.get("cpu_name"),
         "instance_type": cloud.get("instance_type"),
+        "emulated": bool(env.get("emulated", False)),
+        "vcpus": env.get("topology", {}).get("vcpus"),
+        "physical_cores": env.get("topology", {}).get("physical_cores"),
     }
 
 
@@ -63,6 +67,7 @@ def _case_row(case: dict[str, Any]) -> dict[str, Any]:
         "gflops": _rate(case.get("flops"), median, 1e9),
         "threading_layer": case.get("threading_layer"),
         "profile": case.get("profile", "native"),
+        **{k: (case.get("host_load") or {}).get(k) for k in ("steal", "other_load", "noisy")},
         "vector_isa": case.get("vector_isa"),
         "digest": case.get("digest"),
     }
@@ -92,6 +97,33 @@ def rows(runs: Iterable[Run]) -> pd.DataFrame:
     """One row per case of every run; failed and unfinished cases carry no timing."""
     records = [_row(run, case) for run in runs for case in run.manifest["cases"]]
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+
+def catalog_with_prices(prices: Path | None) -> dict[str, Any]:
+    """The instance catalog, with a user price file (negotiated, spot...) layered over it."""
+    from harness.targets import apply_prices, load_catalog, load_prices
+
+    catalog = load_catalog()
+    return apply_prices(catalog, load_prices(prices)) if prices else catalog
+
+
+def run_match(run: Run, catalog: dict[str, Any]) -> Any:
+    """Which priced target a run's host was, re-derived so a new price file re-prices it."""
+    from harness.matching import match_host
+
+    price = (run.manifest.get("options") or {}).get("price")
+    return match_host(run.environment, catalog, price=price)
+
+
+def priced_rows(
+    runs: Sequence[Run], prices: Path | None = None, baseline: str | None = None
+) -> pd.DataFrame:
+    """Rows with price, cost per million units and performance per dollar added."""
+    from harness.pricing import add_prices
+
+    catalog = catalog_with_prices(prices)
+    matches = {run.run_id: run_match(run, catalog) for run in runs}
+    return add_prices(rows(runs), matches, baseline)
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:

@@ -46,31 +46,40 @@ def parse_modes(value: str) -> list[str]:
     return parse_choice(value, MODES, "mode")
 
 
-def parse_threads(value: str | None, usable: int) -> int:
-    """Thread count for the rate form: a positive integer, or ``all`` for every usable CPU."""
-    if value in (None, "", "all"):
-        return usable
-    try:
-        threads = int(value)
-    except ValueError:
-        raise UserError(f"bad thread count {value!r} (a positive integer or 'all')") from None
-    if threads < 1:
-        raise UserError(f"bad thread count {value!r} (a positive integer or 'all')")
-    return threads
+def parse_threads(value: str | None, usable: int) -> list[int]:
+    """Thread counts for the rate form: a comma list of positive integers and ``all``.
+
+    ``all`` is every usable CPU; a list such as ``1,2,4,all`` sweeps the counts, which shows
+    how throughput scales per vCPU and per core (and where SMT stops helping).
+    """
+    counts: list[int] = []
+    for item in (v.strip() for v in (value or "all").split(",")):
+        if item == "all":
+            counts.append(usable)
+            continue
+        try:
+            threads = int(item)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise UserError(f"bad thread count {item!r} (positive integers or 'all')")
+        counts.append(threads)
+    return sorted(set(counts))
 
 
 def plan(
     workloads: Iterable[Workload],
     sizes: Sequence[str],
     modes: Sequence[str],
-    threads: int,
+    threads: Sequence[int],
     profiles: Sequence[str] = ("native",),
 ) -> list[Case]:
     """Every case to run, grouped by workload and profile (one worker process for each)."""
     return [
-        Case(w.name, size, w.sizes[size], mode, 1 if mode == "speed" else threads, profile)
+        Case(w.name, size, w.sizes[size], mode, count, profile)
         for w in workloads
         for profile in profiles
         for size in sizes
         for mode in modes
+        for count in ([1] if mode == "speed" else threads)
     ]

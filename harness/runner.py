@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from harness import quiet
 from harness.measurement import Timing
 from harness.plan import Case
 from harness.profiles import Profile, cache_dir
@@ -162,6 +163,7 @@ def _drive(
     current: Case | None = None
     deadline = time.monotonic() + options.timeout_s + STARTUP_GRACE_S
     started = time.monotonic()
+    before = quiet.snapshot(worker.proc.pid)
     while True:
         event = worker.next_event(deadline - time.monotonic())
         if event == "timeout" or event is None:
@@ -171,9 +173,11 @@ def _drive(
         if event["event"] == "start":
             current, started = case, time.monotonic()
             deadline = started + options.timeout_s
+            before = quiet.snapshot(worker.proc.pid)
             progress("start", case, None)
         else:
             record = dict(event["record"], elapsed_s=time.monotonic() - started)
+            record["host_load"] = quiet.measure(before)
             writer.record(case.id, record, event.get("benchmark"))
             progress("done", case, writer.case(case.id))
             pending = pending[pending.index(case) + 1 :]

@@ -35,6 +35,8 @@ class RunRequest:
     profiles: Sequence[Profile]
     roofline: bool = True
     workload_paths: Sequence[Path] = ()
+    price: float | None = None
+    match: Any = None
 
 
 def si(value: float) -> str:
@@ -54,6 +56,18 @@ def case_line(case: dict[str, Any]) -> str:
     return (
         f"[green]✓[/] {case['id']}  {si(case['throughput'])}{case['unit']}/s "
         f"±{spread:.1%}  (compile {case['compile_s']:.2f} s, {stats['rounds']} rounds)"
+    )
+
+
+def match_line(match: Any) -> str:
+    """Which catalog row prices this host, with the price's provenance, or why none does."""
+    target = match.target
+    if target is None or target.price_per_hour != target.price_per_hour:
+        return f"[yellow]unpriced[/]: {match.reason}"
+    return (
+        f"priced as {target.type} at ${target.price_per_hour:g}/h ({target.price_kind}, "
+        f"{target.region or 'no region'}, {target.price_date or 'undated'}, "
+        f"{target.price_source}): {match.reason}"
     )
 
 
@@ -90,6 +104,7 @@ def _manifest(request: RunRequest, run_id: str, workloads: dict[str, Workload]) 
     options = asdict(request.options)
     options["cache_dir"] = str(options["cache_dir"]) if options["cache_dir"] else None
     options["workload_paths"] = [str(p.resolve()) for p in request.workload_paths]
+    options["price"] = request.price
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -169,6 +184,8 @@ def start(request: RunRequest, console: Console) -> RunWriter:
     machine_info, commit_info = _benchmark_context()
     writer = RunWriter(run_dir, _manifest(request, run_id, workloads), machine_info, commit_info)
     console.print(f"run [bold]{run_id}[/] → {run_dir}")
+    if request.match is not None:
+        console.print(match_line(request.match))
     if request.roofline:
         with console.status("measuring this host's limits (triad, FMA peak, SGEMM)"):
             native = resolve("native", request.environment)

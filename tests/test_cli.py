@@ -95,3 +95,28 @@ def test_list_shows_workloads_as_json(harness: Harness) -> None:
     assert listing["triad"]["bound"] == "memory"
     assert listing["logprob_eval"]["unit"] == "tokens"
     assert set(listing["triad"]["sizes"]) == {"tiny", "small", "default", "large"}
+
+
+def test_targets_lists_the_catalog_filtered(harness: Harness) -> None:
+    """``harness targets --arch arm64 --json`` lists only Arm rows, each with a dated price."""
+    result = harness("targets", "--arch", "arm64", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) >= 10 and {r["arch"] for r in rows} == {"aarch64"}
+    assert all(r["price_per_hour"] > 0 and r["price_date"] and r["price_source"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["targets", "--cloud", "ibm"], "'ibm'"),
+        (["run", "--instance-type", "c99x.huge"], "'c99x.huge'"),
+        (["run", "--price", "-1", "--instance-type", "c8a.large"], "-1"),
+        (["run", "--profile", "native,pentium9"], "'pentium9'"),
+    ],
+)
+def test_bad_targets_prices_and_profiles_are_named(
+    harness: Harness, args: list[str], needle: str
+) -> None:
+    """An unknown cloud, instance type, profile or a negative price is refused by name."""
+    _one_line_error(harness(*args), needle)

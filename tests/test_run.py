@@ -194,3 +194,26 @@ def test_resume_of_a_complete_run_is_refused(harness: Harness, tmp_path: Path) -
     assert harness(*args, "--out", str(out)).returncode == 0
     result = harness("run", "--resume", _only_run(out).name, "--out", str(out))
     assert result.returncode == 2 and "no missing or failed case" in result.stderr
+
+
+def test_named_instance_type_prices_the_run(harness: Harness, tmp_path: Path) -> None:
+    """``--instance-type c8a.large`` prices the all-vCPU rate row from the catalog."""
+    out = tmp_path / "out"
+    result = harness("run", "--size", "tiny", "--workloads", "triad", "--threads", "1,all",
+                     "--instance-type", "c8a.large", "--no-roofline", "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "priced as c8a.large" in result.stderr
+    export = harness("export", str(out), "--format", "json", "--baseline", "c8a.large")
+    rows = json.loads(export.stdout)
+    usable = len(os.sched_getaffinity(0))
+    assert sorted((r["mode"], r["threads"]) for r in rows) == sorted(
+        {("speed", 1), ("rate", 1), ("rate", usable)}
+    )
+    for row in rows:
+        assert row["price_per_hour"] == pytest.approx(0.10778)
+        assert "steal" in row and "other_load" in row and row["noisy"] in (True, False)
+    full = [r for r in rows if r["mode"] == "rate" and r["threads"] == 2]
+    for row in full:  # c8a.large has 2 vCPUs: only an all-vCPU rate row is a whole-instance cost
+        expected = 0.10778 / 3600 * row["median_s"] / row["work"] * 1e6
+        assert row["usd_per_million"] == pytest.approx(expected)
+        assert row["rel_perf_per_dollar"] == pytest.approx(1.0)
