@@ -22,4 +22,3 @@ def test_a_busy_neighbour_is_counted_as_other_load() -> None:
     assert result["other_load"] > 0.2
     assert result["noisy"] is True
     assert 0.0 <= result["steal"] <= 1.0
-

@@ -200,7 +200,8 @@ def test_named_instance_type_prices_the_run(harness: Harness, tmp_path: Path) ->
     """``--instance-type c8a.large`` prices the all-vCPU rate row from the catalog."""
     out = tmp_path / "out"
     result = harness("run", "--size", "tiny", "--workloads", "triad", "--threads", "1,all",
-                     "--instance-type", "c8a.large", "--no-roofline", "--out", str(out))  # fmt: skip
+                     "--instance-type", "c8a.large", "--no-roofline",
+                     "--out", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "priced as c8a.large" in result.stderr
     export = harness("export", str(out), "--format", "json", "--baseline", "c8a.large")
