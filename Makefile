@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: bench test lint unit perf clean
+.PHONY: bench test lint unit perf clean aarch64-env test-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,20 @@ $(STAMP): pyproject.toml
 bench: $(STAMP)
 	$(BIN)/harness run --size default --report $(ARGS)
 
-## test: lint, type-check, then the test suite
-test: lint unit
+## test: lint, type-check, then the test suite (it installs the real parts it tests with:
+## OpenSSH, Chromium, and the emulated aarch64 Python)
+test: lint test-deps aarch64-env unit
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+## test-deps: the system packages the tests use as real parts (sshd, chromium)
+test-deps:
+	scripts/test-deps.sh
+
+## aarch64-env: an arm64 userland and aarch64 wheels run under QEMU (harness run --host qemu-aarch64)
+aarch64-env:
+	scripts/aarch64-env.sh
 
 ## perf: each Numba kernel beside its NumPy (and, if installed, PyTorch) alternative: ratios
 perf: $(STAMP)

@@ -123,7 +123,24 @@ def _summary(run_dir: Path) -> Table:
     return table
 
 
-def _new_request(args: argparse.Namespace, env: dict[str, Any]) -> Any:
+def _host_env(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...], str]:
+    """The environment to plan for, the interpreter workers run on, and the profile list."""
+    from harness.environment import capture
+
+    if args.host in (None, "local"):
+        return capture(instance_type=args.instance_type), (), args.profile
+    from harness import emulation
+
+    if args.host != emulation.NAME:
+        raise UserError(f"unknown host {args.host!r} (local, {emulation.NAME}, or use --hosts)")
+    python = emulation.launcher()
+    profile = emulation.DEFAULT_PROFILE if args.profile == "native" else args.profile
+    first = profile.split(",")[0].strip()
+    env = emulation.capture(python, {"NUMBA_CPU_NAME": first, "NUMBA_CPU_FEATURES": ""})
+    return env, (str(python),), profile
+
+
+def _new_request(args: argparse.Namespace) -> Any:
     from harness.matching import match_host
     from harness.measurement import Timing
     from harness.plan import parse_modes, parse_sizes, parse_threads, plan
@@ -134,6 +151,7 @@ def _new_request(args: argparse.Namespace, env: dict[str, Any]) -> Any:
     from harness.workload import discover, select
 
     sizes, modes = parse_sizes(args.size), parse_modes(args.mode)
+    env, python, profile_names = _host_env(args)
     if args.timeout <= 0 or args.min_rounds < 1 or (args.max_time or 1.0) <= 0:
         raise UserError("--timeout, --max-time and --min-rounds must be positive")
     paths = _workload_paths(args.workload_path)
@@ -149,10 +167,11 @@ def _new_request(args: argparse.Namespace, env: dict[str, Any]) -> Any:
         threads=max(threads),
         cache_dir=args.cache_dir or _default_cache_dir(),
         arch=str(env["arch"]),
+        python=python,
     )
-    profiles = parse_profiles(args.profile, env)
+    profiles = parse_profiles(profile_names, env)
     cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
-    match = match_host(env, load_catalog(), price=args.price)
+    match = None if env.get("emulated") else match_host(env, load_catalog(), price=args.price)
     return RunRequest(workloads, cases, options, args.out, env, args.argv, profiles,
                       roofline=not args.no_roofline, workload_paths=paths,
                       price=args.price, match=match)  # fmt: skip
@@ -169,18 +188,30 @@ def _write_run_report(run_dir: Path) -> Path:
     return report
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _resume_env(run: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The environment now, captured the way the run was (natively or under emulation)."""
     from harness.environment import capture
+
+    python = (run.manifest.get("options") or {}).get("python")
+    if not python:
+        return capture(instance_type=args.instance_type)
+    from harness import emulation
+
+    profile = next(iter(run.manifest.get("profiles") or {}), emulation.DEFAULT_PROFILE)
+    return emulation.capture(Path(python[0]), {"NUMBA_CPU_NAME": profile, "NUMBA_CPU_FEATURES": ""})
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from harness.results import load_run
     from harness.session import execute, reopen, resume_request, start
 
     console = Console(stderr=True)
     if args.resume:
         run = load_run(args.out / args.resume)
-        request = resume_request(run, capture(instance_type=args.instance_type), args.argv)
+        request = resume_request(run, _resume_env(run, args), args.argv)
         writer = reopen(run, request.cases, console)
     else:
-        request = _new_request(args, capture(instance_type=args.instance_type))
+        request = _new_request(args)
         writer = start(request, console)
     try:
         run_dir = execute(request, writer, console)
@@ -205,6 +236,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     if text is not None:
         sys.stdout.write(text)
     return 0
+
+
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    from harness.crosscheck import crosscheck, pick_two, render
+    from harness.results import find_runs
+    from harness.workload import discover
+
+    a, b = pick_two(find_runs([Path(args.a), Path(args.b)]))
+    result = crosscheck(a, b, discover(_workload_paths(args.workload_path)))
+    sys.stdout.write(render(result, a, b, args.format))
+    return 0 if result.ok else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -258,6 +300,11 @@ def _run_parser(sub: Any) -> None:
         type=Path,
         default=None,
         help="Numba cache folder (default: a per-user cache keyed by CPU)",
+    )
+    p.add_argument(
+        "--host",
+        help="where to run: local (default) or qemu-aarch64 (emulated aarch64 on this machine, "
+        "after `make aarch64-env`; results marked emulated, never priced)",
     )
     p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
     p.add_argument("--price", type=float, help="this host's price in USD per hour (overrides)")
@@ -343,6 +390,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     _price_options(p)
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser(
+        "crosscheck",
+        help="check that two runs (e.g. x86 and emulated aarch64) computed the same outputs",
+    )
+    p.add_argument("a", help="a run folder or manifest")
+    p.add_argument("b", help="another run folder or manifest")
+    p.add_argument("--format", default="text", help="text or json (default: text)")
+    p.add_argument("--workload-path", action="append", metavar="DIR",
+                   help="another folder of workload modules (repeatable)")  # fmt: skip
+    p.set_defaults(func=cmd_crosscheck)
     p = sub.add_parser("report", help="write the HTML report")
     p.add_argument("results", nargs="+", help="run folders, manifests, or folders of runs")
     p.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")

@@ -128,6 +128,10 @@ def _software(probe_threading: bool) -> dict[str, Any]:
     }
 
 
+# Set by the emulated-host launcher (scripts/aarch64-env.sh): results say they are emulated.
+EMULATED_VAR = "HARNESS_EMULATED"
+
+
 def capture(
     instance_type: str | None = None,
     probe_threading: bool = True,
@@ -142,10 +146,13 @@ def capture(
     except OSError:
         facts = CpuFacts(arch=platform.machine())
     cloud = identify_cloud(read_dmi(dmi_root), instance_type)
+    emulator = os.environ.get(EMULATED_VAR)
+    cpu = _emulated_cpu(emulator) if emulator else _cpu(facts, identify(facts, cloud.cloud))
     return {
         "host": platform.node(),
         "arch": platform.machine(),
-        "cpu": _cpu(facts, identify(facts, cloud.cloud)),
+        "emulated": bool(emulator),
+        "cpu": cpu,
         "llvm": _llvm(),
         "topology": _topology(facts),
         "memory_bytes": psutil.virtual_memory().total,
@@ -153,6 +160,20 @@ def capture(
         "os": {"name": _os_name(), "kernel": platform.release()},
         "software": _software(probe_threading),
         "env_vars": variables,
+    }
+
+
+def _emulated_cpu(emulator: str) -> dict[str, Any]:
+    """Under QEMU user mode /proc/cpuinfo is the x86 host's: the CPU is named as emulated."""
+    return {
+        "vendor": "QEMU",
+        "name": f"emulated {platform.machine()} ({emulator})",
+        "family": "emulated",
+        "core": "emulated",
+        "expected_llvm_cpu": None,
+        "model_name": None,
+        "candidates": [],
+        "known": False,
     }
 
 

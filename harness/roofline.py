@@ -95,11 +95,13 @@ def measure(threads: int) -> dict[str, Any]:
     }
 
 
-def run_probes(env: dict[str, str], threads: int, timeout_s: float) -> dict[str, Any]:
+def run_probes(
+    python: list[str], env: dict[str, str], threads: int, timeout_s: float
+) -> dict[str, Any]:
     """Measure the limits in a fresh process; a failure is recorded, never fatal."""
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "harness.roofline", str(threads)],
+            [*python, "-m", "harness.roofline", str(threads)],
             capture_output=True, text=True, env=env, timeout=timeout_s, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:

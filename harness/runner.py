@@ -43,6 +43,11 @@ class RunOptions:
     threads: int = 1
     cache_dir: Path | None = None
     arch: str = "x86_64"
+    python: tuple[str, ...] = ()  # the interpreter workers run on; empty: this one
+
+    @property
+    def interpreter(self) -> list[str]:
+        return list(self.python or (sys.executable,))
 
 
 Progress = Callable[[str, Case, dict[str, Any] | None], None]
@@ -92,10 +97,10 @@ def _tail(log: Path, lines: int = 3) -> str:
 class _Worker:
     """One worker process and the events it has sent."""
 
-    def __init__(self, job: Path, log: Path, env: dict[str, str]) -> None:
+    def __init__(self, python: list[str], job: Path, log: Path, env: dict[str, str]) -> None:
         self.log_handle = log.open("a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.worker", str(job)],
+            [*python, "-m", "harness.worker", str(job)],
             stdout=subprocess.PIPE,
             stderr=self.log_handle,
             stdin=subprocess.DEVNULL,
@@ -144,7 +149,8 @@ def run_workload(
     while pending:
         job_path = logs / f"{stem}.job.json"
         job_path.write_text(json.dumps(_job(workload, pending, options)))
-        worker = _Worker(job_path, logs / f"{stem}.log", worker_env(options, profile))
+        env = worker_env(options, profile)
+        worker = _Worker(options.interpreter, job_path, logs / f"{stem}.log", env)
         try:
             pending = _drive(worker, pending, options, writer, progress)
         finally:

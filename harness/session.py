@@ -162,6 +162,7 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
         threads=int(opts["threads"]),
         cache_dir=Path(opts["cache_dir"]) if opts.get("cache_dir") else None,
         arch=str(opts.get("arch", environment.get("arch"))),
+        python=tuple(opts.get("python") or ()),
     )
     return RunRequest(
         workloads=select(discover(paths), names),
@@ -186,10 +187,13 @@ def start(request: RunRequest, console: Console) -> RunWriter:
     console.print(f"run [bold]{run_id}[/] → {run_dir}")
     if request.match is not None:
         console.print(match_line(request.match))
-    if request.roofline:
+    if request.environment.get("emulated"):
+        writer.manifest["roofline"] = {"error": "not measured under emulation"}
+    elif request.roofline:
         with console.status("measuring this host's limits (triad, FMA peak, SGEMM)"):
             native = resolve("native", request.environment)
             writer.manifest["roofline"] = run_probes(
+                request.options.interpreter,
                 worker_env(request.options, native),
                 request.options.threads,
                 request.options.timeout_s,

@@ -44,14 +44,16 @@ def _extra_work(name: str) -> float:
 
 
 def _run_case(
-    workload: Workload, case: dict[str, Any], seed: int, timing: Timing, inputs: dict[int, Any]
+    workload: Workload, case: dict[str, Any], seed: int, timing: Timing, cache: dict[int, Any]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     n = int(case["n"])
-    if n not in inputs:
-        inputs.clear()  # one size's inputs at a time: large sizes are large
+    if n not in cache:
+        cache.clear()  # one size's inputs at a time: large sizes are large
         n_inputs = round(n * (1.0 + _extra_work(workload.name)))
-        inputs[n] = workload.make_inputs(n_inputs, np.random.default_rng(seed))
-    return measure(workload, case["mode"], n, int(case["threads"]), inputs[n], timing)
+        inputs = workload.make_inputs(n_inputs, np.random.default_rng(seed))
+        cache[n] = (inputs, workload.reference(*inputs))
+    inputs, expected = cache[n]
+    return measure(workload, case["mode"], n, int(case["threads"]), inputs, timing, expected)
 
 
 def _warm_numba() -> None:
