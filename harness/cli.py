@@ -249,6 +249,31 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.compare import compare_runs, exit_code, render
+    from harness.results import find_runs
+
+    if not 0 <= args.threshold < 1:
+        raise UserError(f"--threshold {args.threshold!r} must be a fraction in [0, 1)")
+    comparison = compare_runs(
+        find_runs([Path(args.base)]),
+        find_runs([Path(args.cand)]),
+        threshold=args.threshold,
+        alpha=args.alpha,
+        across_arch=args.across_arch,
+    )
+    sys.stdout.write(render(comparison, args.format))
+    return exit_code(comparison)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from harness.history import history, render
+    from harness.results import find_runs
+
+    sys.stdout.write(render(history(find_runs(Path(p) for p in args.results)), args.format))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.export import rows
     from harness.report import write_report
@@ -400,6 +425,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workload-path", action="append", metavar="DIR",
                    help="another folder of workload modules (repeatable)")  # fmt: skip
     p.set_defaults(func=cmd_crosscheck)
+    p = sub.add_parser(
+        "compare",
+        help="compare two runs: regressions that are significant and larger than a threshold",
+        description="Pair cases by host, target, profile, mode, size and threads; per case the "
+        "ratio of medians with a bootstrap CI and a Mann-Whitney U test, Benjamini-Hochberg "
+        "corrected across cases. Exit 0: no regression; 1: a regression; 2: bad input.",
+    )
+    p.add_argument("base", help="the baseline: a run folder, manifest, or folder of runs")
+    p.add_argument("cand", help="the candidate: a run folder, manifest, or folder of runs")
+    p.add_argument("--threshold", type=float, default=0.05, help="minimum effect (default 0.05)")
+    p.add_argument("--alpha", type=float, default=0.05, help="false discovery rate (0.05)")
+    p.add_argument(
+        "--across-arch",
+        action="store_true",
+        help="compare an x86 run with an aarch64 run case by case (ratios, no pass/fail)",
+    )
+    p.add_argument("--format", default="text", help="text, markdown or json (default: text)")
+    p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("history", help="runs of many nights in order, with change points")
+    p.add_argument("results", nargs="+", help="folders of runs (e.g. results/)")
+    p.add_argument("--format", default="text", help="text, markdown or json (default: text)")
+    p.set_defaults(func=cmd_history)
     p = sub.add_parser("report", help="write the HTML report")
     p.add_argument("results", nargs="+", help="run folders, manifests, or folders of runs")
     p.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")

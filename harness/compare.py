@@ -1,0 +1,395 @@
+"""Compare two sets of runs case by case, and call a change only when the data supports it.
+
+Why this design (peers' users complain of both failure modes: Conbench raised its z threshold
+from 5 to 30 to stop false alarms, pytest-benchmark flags any fixed-percent move as real):
+
+- Cases pair only on the same kind of machine (arch, CPU, LLVM CPU name, instance type) and the
+  same workload, size, mode, threads and compile profile. Cross-machine numbers are never a
+  regression; ``across_arch`` pairs them on purpose and reports ratios with no verdict.
+- Each pair gets a Mann-Whitney U test on the raw rounds (timings are skewed and heavy-tailed;
+  a rank test assumes no shape) and a percentile-bootstrap 95% interval of the ratio of medians
+  (percentile, not BCa: the jackknife acceleration is unstable for a median of few rounds).
+- Benjamini-Hochberg adjusts the p-values across all pairs of the comparison: a suite of 50
+  cases at alpha 0.05 would otherwise flag 2.5 cases per night from noise alone.
+- A change counts only when (1) the adjusted p is at most alpha, (2) the point ratio moves by
+  more than ``threshold`` (log-symmetric: slower than 1+t or faster than 1/(1+t)), and (3) the
+  bootstrap interval excludes 1. Rounds within one run are correlated and whole runs differ by
+  a few percent with unchanged code, so significance alone flags A/A noise; the threshold is
+  the practical floor (asv pairs a rank test with a factor the same way). The interval need
+  not clear the threshold itself: simulated with 3% noise, that would cut the power to see a
+  real 10% slowdown from 95% to 46% at 5 rounds (100% to 90% at 15).
+- A flagged change where either side was measured on a noisy host (the harness's steal and
+  other-load check) is shown as "noisy host", not judged: within-run rounds cannot reveal
+  contention that lasted the whole case. An A/A of two runs on a loaded 2-vCPU box gave rate
+  cases 0.001x-400x apart, all flagged noisy; its quiet speed cases stayed within 4%.
+- A case that was ok in the base and fails in the candidate is broken, and fails the
+  comparison like a regression: a benchmark that stopped working is worse than a slow one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from harness.errors import UserError
+from harness.history import (
+    CaseKey,
+    CaseNote,
+    HostId,
+    Observation,
+    SeriesId,
+    case_label,
+    grouped,
+    host_label,
+    json_text,
+    seconds,
+    sections,
+    table,
+)
+from harness.results import Run
+
+FORMATS = ("text", "markdown", "json")
+MIN_SAMPLES = 2
+_RNG_KW = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One case on one kind of host, its raw rounds pooled over the runs of one side."""
+
+    host: HostId
+    key: CaseKey
+    samples: tuple[float, ...]
+    median_s: float
+    work: float | None
+    price_per_hour: float | None
+    run_ids: tuple[str, ...]
+    noisy: bool = False
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A base and a candidate series of the same case, and what their difference means."""
+
+    case: str
+    base_host: str
+    cand_host: str
+    base_median_s: float
+    cand_median_s: float
+    base_n: int
+    cand_n: int
+    time_ratio: float
+    time_ci: tuple[float, float]
+    throughput_ratio: float
+    throughput_ci: tuple[float, float]
+    p_value: float | None
+    p_adjusted: float | None
+    verdict: str
+    perf_per_dollar: float | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every pair, unpaired and failed case, and the settings that judged them."""
+
+    pairs: tuple[Pair, ...]
+    unpaired: tuple[CaseNote, ...]
+    failures: tuple[CaseNote, ...]
+    broken: tuple[CaseNote, ...]
+    threshold: float
+    alpha: float
+    across_arch: bool
+    geomean_throughput_ratio: float | None = None
+
+    @property
+    def regressions(self) -> tuple[Pair, ...]:
+        return tuple(p for p in self.pairs if p.verdict == "regression")
+
+    @property
+    def improvements(self) -> tuple[Pair, ...]:
+        return tuple(p for p in self.pairs if p.verdict == "improvement")
+
+
+def run_prices(runs: Sequence[Run]) -> dict[str, float]:
+    """Hourly price per run id, where the export rows carry one."""
+    from harness.export import rows
+
+    frame = rows(runs)
+    if "price_per_hour" not in frame.columns:
+        return {}
+    priced = frame.dropna(subset=["price_per_hour"])
+    return dict(zip(priced["run_id"].astype(str), priced["price_per_hour"].astype(float)))  # noqa: B905
+
+
+def collect(
+    runs: Sequence[Run], side: str, prices: Mapping[str, float] | None = None
+) -> tuple[dict[SeriesId, Series], list[CaseNote]]:
+    """Ok cases pooled per host kind and case; failed and unfinished cases as notes."""
+    pooled, notes = grouped(runs, side)
+    prices = {**run_prices(runs), **(prices or {})}
+    return {k: _pool(k, obs, prices) for k, obs in pooled.items()}, notes
+
+
+def _pool(ident: SeriesId, obs: list[Observation], prices: Mapping[str, float]) -> Series:
+    samples = tuple(x for o in obs for x in o.samples)
+    median = float(np.median(samples if samples else [o.median_s for o in obs]))
+    price = next((prices[o.run.run_id] for o in obs if o.run.run_id in prices), None)
+    ids = tuple(o.run.run_id for o in obs)
+    return Series(*ident, samples, median, obs[0].work, price, ids, any(o.noisy for o in obs))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The settings that judge a pair."""
+
+    threshold: float
+    alpha: float
+    across_arch: bool
+    n_resamples: int
+    seed: int
+
+    def ci(self, base: Series, cand: Series) -> tuple[float, float]:
+        """Percentile-bootstrap 95% interval of cand/base median time, seeded per case."""
+        if min(len(base.samples), len(cand.samples)) < MIN_SAMPLES:
+            return (math.nan, math.nan)
+
+        def ratio(c: Any, b: Any, axis: int) -> Any:
+            return np.median(c, axis=axis) / np.median(b, axis=axis)
+
+        # Seeded from the case itself, so reordering the cases never changes an interval.
+        salt = zlib.crc32(repr((base.host, cand.host, base.key)).encode())
+        data = (np.asarray(cand.samples), np.asarray(base.samples))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # constant samples: a degenerate, exact interval
+            res = stats.bootstrap(
+                data, ratio, vectorized=True, n_resamples=self.n_resamples, method="percentile",
+                **{_RNG_KW: np.random.default_rng([self.seed, salt])},
+            )  # fmt: skip
+        return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+    def verdict(
+        self, time_ratio: float, ci: tuple[float, float], p_adj: float | None, noisy: bool
+    ) -> str:
+        """A flagged change measured on a noisy host is reported as such, never judged."""
+        found = self._verdict(time_ratio, ci, p_adj)
+        return "noisy host" if noisy and found in ("regression", "improvement") else found
+
+    def _verdict(self, time_ratio: float, ci: tuple[float, float], p_adj: float | None) -> str:
+        if self.across_arch:
+            return "across-arch"
+        if p_adj is None:
+            return "too few samples"
+        if p_adj > self.alpha:
+            return "not significant"
+        if time_ratio > 1 + self.threshold and ci[0] > 1:
+            return "regression"
+        if time_ratio < 1 / (1 + self.threshold) and ci[1] < 1:
+            return "improvement"
+        return "below threshold"
+
+
+def mann_whitney(base: Sequence[float], cand: Sequence[float]) -> float | None:
+    """Two-sided Mann-Whitney U p-value; None when a side has too few rounds to test."""
+    if min(len(base), len(cand)) < MIN_SAMPLES:
+        return None
+    p = float(stats.mannwhitneyu(cand, base, alternative="two-sided").pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def bh_adjust(p_values: Sequence[float | None]) -> list[float | None]:
+    """Benjamini-Hochberg adjusted p-values over the pairs that were tested."""
+    tested = [i for i, p in enumerate(p_values) if p is not None]
+    adjusted: list[float | None] = [None] * len(p_values)
+    if tested:
+        bh = stats.false_discovery_control([p_values[i] for i in tested], method="bh")
+        for i, q in zip(tested, bh, strict=True):
+            adjusted[i] = float(q)
+    return adjusted
+
+
+def _match(
+    base: dict[SeriesId, Series], cand: dict[SeriesId, Series], across_arch: bool
+) -> list[tuple[Series, Series]]:
+    """Same host kind and case; across architectures, every base host with every cand host."""
+    if not across_arch:
+        return [(base[k], cand[k]) for k in sorted(base.keys() & cand.keys())]
+    both = [(b, c) for b in base.values() for c in cand.values() if b.key == c.key]
+    return sorted(both, key=lambda bc: (bc[0].key, bc[0].host, bc[1].host))
+
+
+def _pair(b: Series, c: Series, p: float | None, p_adj: float | None, rule: Rule) -> Pair:
+    """Ratios of the medians, their interval, and the verdict on them."""
+    ci = rule.ci(b, c)
+    time_ratio = c.median_s / b.median_s
+    work_ratio = (c.work / b.work) if (b.work and c.work) else 1.0
+    tput = work_ratio / time_ratio
+    tput_ci = (work_ratio / ci[1], work_ratio / ci[0]) if ci[0] > 0 else (math.nan, math.nan)
+    prices = (b.price_per_hour or math.nan) / (c.price_per_hour or math.nan)
+    ppd = tput * prices if math.isfinite(prices) else None
+    return Pair(
+        case_label(b.key), host_label(b.host), host_label(c.host), b.median_s, c.median_s,
+        len(b.samples), len(c.samples), time_ratio, ci, tput, tput_ci, p, p_adj,
+        rule.verdict(time_ratio, ci, p_adj, b.noisy or c.noisy), ppd,
+    )  # fmt: skip
+
+
+def _check(base: Sequence[Run], cand: Sequence[Run], threshold: float, alpha: float) -> None:
+    for side, runs in (("base", base), ("candidate", cand)):
+        if not runs:
+            raise UserError(f"no {side} runs to compare (empty {side})")
+    if not 0 <= threshold < 10:
+        raise UserError(f"threshold {threshold!r} must be a fraction such as 0.05")
+    if not 0 < alpha < 1:
+        raise UserError(f"alpha {alpha!r} must lie between 0 and 1")
+
+
+def compare_runs(
+    base: Sequence[Run],
+    cand: Sequence[Run],
+    threshold: float = 0.05,
+    alpha: float = 0.05,
+    across_arch: bool = False,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    prices: Mapping[str, float] | None = None,
+) -> Comparison:
+    """Pair the cases of ``cand`` with those of ``base`` and judge each difference.
+
+    ``prices`` (run id to hourly price) override the prices the runs' rows carry, for a
+    negotiated rate; they only feed the perf-per-dollar column of an across-arch comparison.
+    """
+    _check(base, cand, threshold, alpha)
+    base_s, base_notes = collect(base, "base", prices)
+    cand_s, cand_notes = collect(cand, "candidate", prices)
+    matched = _match(base_s, cand_s, across_arch)
+    p_raw = [None if across_arch else mann_whitney(b.samples, c.samples) for b, c in matched]
+    p_adj = bh_adjust(p_raw)
+    rule = Rule(threshold, alpha, across_arch, n_resamples, seed)
+    pairs = tuple(_pair(b, c, p_raw[i], p_adj[i], rule) for i, (b, c) in enumerate(matched))
+    used = {id(s) for pair in matched for s in pair}
+    unpaired = tuple(
+        CaseNote(side, host_label(s.host), case_label(s.key), "unpaired", None, s.run_ids[0])
+        for side, found in (("base", base_s), ("candidate", cand_s))
+        for s in found.values()
+        if id(s) not in used
+    )
+    ok = {(host_label(h), case_label(k)) for h, k in base_s}
+    broken = tuple(n for n in cand_notes if n.status == "failed" and (n.host, n.case) in ok)
+    logs = [math.log(p.throughput_ratio) for p in pairs if p.throughput_ratio > 0]
+    geomean = math.exp(sum(logs) / len(logs)) if logs else None
+    failures = tuple(base_notes + cand_notes)
+    broken = () if across_arch else broken
+    return Comparison(pairs, unpaired, failures, broken, threshold, alpha, across_arch, geomean)
+
+
+def exit_code(comparison: Comparison) -> int:
+    """1 when the candidate regressed (slower beyond doubt, or a case broke), else 0."""
+    if comparison.across_arch:
+        return 0
+    return 1 if comparison.regressions or comparison.broken else 0
+
+
+def verdict_line(c: Comparison) -> str:
+    """One line a reader can stop at: pass or fail, and why."""
+    n, rule = len(c.pairs), f"threshold {c.threshold:.0%}, alpha {c.alpha:g} after BH"
+    if n == 0:
+        return f"NOTHING COMPARED: no case ran on the same kind of machine in both ({rule})."
+    if c.across_arch:
+        g = f"{c.geomean_throughput_ratio:.3f}x" if c.geomean_throughput_ratio else "n/a"
+        return f"ACROSS ARCHITECTURES: {n} paired cases, geomean throughput {g} (no pass/fail)."
+    if exit_code(c):
+        counts = ((len(c.regressions), "regression(s)"), (len(c.broken), "broken case(s)"))
+        bad = " and ".join(f"{k} {what}" for k, what in counts if k)
+        return f"FAIL: {bad} in {n} paired cases ({rule})."
+    noisy = sum(p.verdict == "noisy host" for p in c.pairs)
+    unjudged = f", {noisy} change(s) on a noisy host not judged" if noisy else ""
+    return f"PASS: no regression in {n} paired cases, {len(c.improvements)} improved{unjudged}."
+
+
+def _ordered(pairs: Sequence[Pair]) -> list[Pair]:
+    """Regressions first (worst first), then improvements (best first), then the rest."""
+    rank = {"regression": 0, "improvement": 1, "noisy host": 2, "below threshold": 3}
+
+    def key(p: Pair) -> tuple[int, float]:
+        r = rank.get(p.verdict, 4)
+        return (r, p.time_ratio if r == 1 else -p.time_ratio)
+
+    return sorted(pairs, key=key)
+
+
+def ratio_text(x: float | None, ci: tuple[float, float] | None = None) -> str:
+    text = f"{x:.3f}" if x is not None and math.isfinite(x) else "n/a"
+    if ci is not None and all(math.isfinite(v) for v in ci):
+        text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return text
+
+
+_TIMES = ["base median", "candidate median"]
+_ACROSS = ["case", "base host", "candidate host", *_TIMES, "throughput ratio [95% CI]", "perf/$"]
+_SAME = ["verdict", "case", "host", *_TIMES, "time ratio [95% CI]", "throughput ratio", "p (BH)"]
+
+
+def _cells(p: Pair, across: bool) -> list[str]:
+    times = [seconds(p.base_median_s), seconds(p.cand_median_s)]
+    if across:
+        ppd = ratio_text(p.perf_per_dollar) if p.perf_per_dollar else "no price"
+        return [
+            p.case,
+            p.base_host,
+            p.cand_host,
+            *times,
+            ratio_text(p.throughput_ratio, p.throughput_ci),
+            ppd,
+        ]
+    q = f"{p.p_adjusted:.2g}" if p.p_adjusted is not None else "n/a"
+    ratio, tput = ratio_text(p.time_ratio, p.time_ci), ratio_text(p.throughput_ratio)
+    return [p.verdict, p.case, p.base_host, *times, ratio, tput, q]
+
+
+def _notes(c: Comparison) -> list[tuple[str, list[str]]]:
+    def line(n: CaseNote) -> str:
+        why = f": {n.error}" if n.error else ""
+        return f"{n.side} {n.case} on {n.host} ({n.status}, run {n.run_id}){why}"
+
+    return [
+        ("Broken (ok in base, failed in candidate)", [line(n) for n in c.broken]),
+        ("Failed or unfinished", [line(n) for n in c.failures]),
+        ("Unpaired", [line(n) for n in c.unpaired]),
+    ]
+
+
+def render(comparison: Comparison, fmt: str) -> str:
+    """The comparison as ``text``, ``markdown`` (a GitHub job summary) or ``json``."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown compare format {fmt!r} (choose from {', '.join(FORMATS)})")
+    c, line = comparison, verdict_line(comparison)
+    if fmt == "json":
+        notes = {k: [asdict(n) for n in getattr(c, k)] for k in ("broken", "failures", "unpaired")}
+        settings = {k: getattr(c, k) for k in ("threshold", "alpha", "across_arch")}
+        pairs = [asdict(p) for p in _ordered(c.pairs)]
+        return json_text(
+            {
+                "verdict": line,
+                "exit_code": exit_code(c),
+                **settings,
+                "geomean_throughput_ratio": c.geomean_throughput_ratio,
+                "pairs": pairs,
+                **notes,
+            }
+        )
+    out = [f"**{line}**" if fmt == "markdown" else line, ""]
+    if c.pairs:
+        out += table(
+            _ACROSS if c.across_arch else _SAME,
+            [_cells(p, c.across_arch) for p in _ordered(c.pairs)],
+            fmt,
+        )
+    return "\n".join(out + sections(_notes(c), fmt)) + "\n"
