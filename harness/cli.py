@@ -38,10 +38,6 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(message)
 
 
-def _workload_paths(values: Sequence[str] | None) -> list[Path]:
-    return [Path(v) for v in values or ()]
-
-
 def cmd_env(args: argparse.Namespace) -> int:
     from harness.environment import capture, summary_rows
 
@@ -57,9 +53,9 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from harness.workload import discover
+    from harness.workload import discover, workload_dirs
 
-    workloads = discover(_workload_paths(args.workload_path))
+    workloads = discover(workload_dirs(args.workload_path))
     listing: list[dict[str, Any]] = [
         {
             "name": w.name,
@@ -86,143 +82,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_cache_dir() -> Path:
-    """The base of the per-profile Numba caches (each profile gets its own folder in it)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "ai-cpu-harness" / "numba"
-
-
-def _summary_row(row: dict[str, Any]) -> list[str]:
-    from harness.session import si
-
-    case = f"{row['workload']} {row['size']} {row['mode']} t{row['threads']} {row['profile']}"
-    if not row["valid"]:
-        return [case, "", "", "", "", "", "", f"[red]{row['status']}: {row['error']}[/]"]
-    attained = row["attained"]
-    limit = f"{attained:.0%} of {row['roof_limit'].split('_')[0]}" if attained == attained else ""
-    low, high = row["work"] / row["ci_high_s"], row["work"] / row["ci_low_s"]
-    return [
-        case,
-        f"{si(row['throughput'])}{row['unit']}/s",
-        f"{si(low)}- {si(high)}",
-        f"{row['median_s'] * 1e3:.3g} ms",
-        f"{row['bandwidth_gbs']:.3g}",
-        limit,
-        f"{row['compile_s']:.2f} s",
-        f"[green]ok[/] {row['vector_isa'] or ''}",
-    ]
-
-
-def _summary(run_dir: Path) -> Table:
-    from harness.export import rows
-    from harness.results import load_run
-
-    table = Table("case", "throughput", "95% CI", "median", "GB/s", "roofline", "compile", "status")
-    for row in rows([load_run(run_dir)]).to_dict("records"):
-        table.add_row(*_summary_row({str(k): v for k, v in row.items()}))
-    return table
-
-
-def _host_env(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...], str]:
-    """The environment to plan for, the interpreter workers run on, and the profile list."""
-    from harness.environment import capture
-
-    if args.host in (None, "local"):
-        return capture(instance_type=args.instance_type), (), args.profile
-    from harness import emulation
-
-    if args.host != emulation.NAME:
-        raise UserError(f"unknown host {args.host!r} (local, {emulation.NAME}, or use --hosts)")
-    python = emulation.launcher()
-    profile = emulation.DEFAULT_PROFILE if args.profile == "native" else args.profile
-    first = profile.split(",")[0].strip()
-    env = emulation.capture(python, {"NUMBA_CPU_NAME": first, "NUMBA_CPU_FEATURES": ""})
-    return env, (str(python),), profile
-
-
-def _new_request(args: argparse.Namespace) -> Any:
-    from harness.matching import match_host
-    from harness.measurement import Timing
-    from harness.plan import parse_modes, parse_sizes, parse_threads, plan
-    from harness.profiles import parse_profiles
-    from harness.runner import RunOptions
-    from harness.session import RunRequest
-    from harness.targets import load_catalog
-    from harness.workload import discover, select
-
-    sizes, modes = parse_sizes(args.size), parse_modes(args.mode)
-    env, python, profile_names = _host_env(args)
-    if args.timeout <= 0 or args.min_rounds < 1 or (args.max_time or 1.0) <= 0:
-        raise UserError("--timeout, --max-time and --min-rounds must be positive")
-    paths = _workload_paths(args.workload_path)
-    workloads = select(discover(paths), args.workloads)
-    threads = parse_threads(args.threads, int(env["topology"]["usable_cpus"]))
-    options = RunOptions(
-        seed=args.seed,
-        timing=Timing(
-            max_time=args.max_time or (0.2 if sizes == ["tiny"] else 1.0),
-            min_rounds=args.min_rounds,
-        ),
-        timeout_s=args.timeout,
-        threads=max(threads),
-        cache_dir=args.cache_dir or _default_cache_dir(),
-        arch=str(env["arch"]),
-        python=python,
-    )
-    profiles = parse_profiles(profile_names, env)
-    cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
-    match = None if env.get("emulated") else match_host(env, load_catalog(), price=args.price)
-    return RunRequest(workloads, cases, options, args.out, env, args.argv, profiles,
-                      roofline=not args.no_roofline, workload_paths=paths,
-                      price=args.price, match=match)  # fmt: skip
-
-
-def _write_run_report(run_dir: Path) -> Path:
-    from harness.export import rows
-    from harness.report import write_report
-    from harness.results import load_run
-
-    run = load_run(run_dir)
-    report = run_dir / "report.html"
-    write_report(rows([run]), [{"run_id": run.run_id, "env": run.environment}], report)
-    return report
-
-
-def _resume_env(run: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """The environment now, captured the way the run was (natively or under emulation)."""
-    from harness.environment import capture
-
-    python = (run.manifest.get("options") or {}).get("python")
-    if not python:
-        return capture(instance_type=args.instance_type)
-    from harness import emulation
-
-    profile = next(iter(run.manifest.get("profiles") or {}), emulation.DEFAULT_PROFILE)
-    return emulation.capture(Path(python[0]), {"NUMBA_CPU_NAME": profile, "NUMBA_CPU_FEATURES": ""})
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.results import load_run
-    from harness.session import execute, reopen, resume_request, start
+    from harness.run_command import run
 
-    console = Console(stderr=True)
-    if args.resume:
-        run = load_run(args.out / args.resume)
-        request = resume_request(run, _resume_env(run, args), args.argv)
-        writer = reopen(run, request.cases, console)
-    else:
-        request = _new_request(args)
-        writer = start(request, console)
-    try:
-        run_dir = execute(request, writer, console)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    Console().print(_summary(run_dir))
-    print(f"results: {run_dir}")
-    if args.report:
-        print(f"report: {_write_run_report(run_dir)}")
-    failed = sum(1 for c in load_run(run_dir).manifest["cases"] if c["status"] != "ok")
-    return 1 if failed else 0
+    return run(args)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -241,10 +104,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_crosscheck(args: argparse.Namespace) -> int:
     from harness.crosscheck import crosscheck, pick_two, render
     from harness.results import find_runs
-    from harness.workload import discover
+    from harness.workload import discover, workload_dirs
 
     a, b = pick_two(find_runs([Path(args.a), Path(args.b)]))
-    result = crosscheck(a, b, discover(_workload_paths(args.workload_path)))
+    result = crosscheck(a, b, discover(workload_dirs(args.workload_path)))
     sys.stdout.write(render(result, a, b, args.format))
     return 0 if result.ok else 1
 
@@ -328,8 +191,15 @@ def _run_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--host",
-        help="where to run: local (default) or qemu-aarch64 (emulated aarch64 on this machine, "
-        "after `make aarch64-env`; results marked emulated, never priced)",
+        help="where to run: local (default); qemu-aarch64 (emulated aarch64 on this machine, "
+        "after `make aarch64-env`; results marked emulated, never priced); or user@addr:port "
+        "over SSH",
+    )
+    p.add_argument(
+        "--hosts",
+        type=Path,
+        metavar="FLEET.toml",
+        help="run on every host of a fleet file over SSH, concurrently, results brought home",
     )
     p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
     p.add_argument("--price", type=float, help="this host's price in USD per hour (overrides)")

@@ -140,6 +140,11 @@ def _dir_refs(directory: Path) -> list[str]:
     return [str(p.resolve()) for p in sorted(directory.glob("*.py")) if not p.name.startswith("_")]
 
 
+def workload_dirs(values: Iterable[str] | None) -> list[Path]:
+    """The folders named with ``--workload-path`` (repeatable; none by default)."""
+    return [Path(v) for v in values or ()]
+
+
 def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Workload]:
     """All workloads: the built-in ``workloads`` package, then each extra directory."""
     refs = _builtin_refs()

@@ -1,0 +1,186 @@
+"""``harness run``: turn the command line into a run, locally, emulated, or on a fleet."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import UserError
+
+EXIT_INTERRUPTED = 130
+
+
+def _default_cache_dir() -> Path:
+    """The base of the per-profile Numba caches (each profile gets its own folder in it)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "ai-cpu-harness" / "numba"
+
+
+def _summary_row(row: dict[str, Any]) -> list[str]:
+    from harness.session import si
+
+    case = f"{row['workload']} {row['size']} {row['mode']} t{row['threads']} {row['profile']}"
+    if not row["valid"]:
+        return [case, "", "", "", "", "", "", f"[red]{row['status']}: {row['error']}[/]"]
+    attained = row["attained"]
+    limit = f"{attained:.0%} of {row['roof_limit'].split('_')[0]}" if attained == attained else ""
+    low, high = row["work"] / row["ci_high_s"], row["work"] / row["ci_low_s"]
+    return [
+        case,
+        f"{si(row['throughput'])}{row['unit']}/s",
+        f"{si(low)}- {si(high)}",
+        f"{row['median_s'] * 1e3:.3g} ms",
+        f"{row['bandwidth_gbs']:.3g}",
+        limit,
+        f"{row['compile_s']:.2f} s",
+        f"[green]ok[/] {row['vector_isa'] or ''}",
+    ]
+
+
+def _summary(run_dir: Path) -> Table:
+    from harness.export import rows
+    from harness.results import load_run
+
+    table = Table("case", "throughput", "95% CI", "median", "GB/s", "roofline", "compile", "status")
+    for row in rows([load_run(run_dir)]).to_dict("records"):
+        table.add_row(*_summary_row({str(k): v for k, v in row.items()}))
+    return table
+
+
+def _host_env(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...], str]:
+    """The environment to plan for, the interpreter workers run on, and the profile list."""
+    from harness.environment import capture
+
+    if args.host in (None, "local"):
+        return capture(instance_type=args.instance_type), (), args.profile
+    from harness import emulation
+
+    python = emulation.launcher()
+    profile = emulation.DEFAULT_PROFILE if args.profile == "native" else args.profile
+    first = profile.split(",")[0].strip()
+    env = emulation.capture(python, {"NUMBA_CPU_NAME": first, "NUMBA_CPU_FEATURES": ""})
+    return env, (str(python),), profile
+
+
+def _new_request(args: argparse.Namespace) -> Any:
+    from harness.matching import match_host
+    from harness.measurement import Timing
+    from harness.plan import parse_modes, parse_sizes, parse_threads, plan
+    from harness.profiles import parse_profiles
+    from harness.runner import RunOptions
+    from harness.session import RunRequest
+    from harness.targets import load_catalog
+    from harness.workload import discover, select, workload_dirs
+
+    sizes, modes = parse_sizes(args.size), parse_modes(args.mode)
+    env, python, profile_names = _host_env(args)
+    if args.timeout <= 0 or args.min_rounds < 1 or (args.max_time or 1.0) <= 0:
+        raise UserError("--timeout, --max-time and --min-rounds must be positive")
+    paths = workload_dirs(args.workload_path)
+    workloads = select(discover(paths), args.workloads)
+    threads = parse_threads(args.threads, int(env["topology"]["usable_cpus"]))
+    options = RunOptions(
+        seed=args.seed,
+        timing=Timing(
+            max_time=args.max_time or (0.2 if sizes == ["tiny"] else 1.0),
+            min_rounds=args.min_rounds,
+        ),
+        timeout_s=args.timeout,
+        threads=max(threads),
+        cache_dir=args.cache_dir or _default_cache_dir(),
+        arch=str(env["arch"]),
+        python=python,
+    )
+    profiles = parse_profiles(profile_names, env)
+    cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
+    match = None if env.get("emulated") else match_host(env, load_catalog(), price=args.price)
+    return RunRequest(workloads, cases, options, args.out, env, args.argv, profiles,
+                      roofline=not args.no_roofline, workload_paths=paths,
+                      price=args.price, match=match)  # fmt: skip
+
+
+def _write_run_report(run_dir: Path) -> Path:
+    from harness.export import rows
+    from harness.report import write_report
+    from harness.results import load_run
+
+    run = load_run(run_dir)
+    report = run_dir / "report.html"
+    write_report(rows([run]), [{"run_id": run.run_id, "env": run.environment}], report)
+    return report
+
+
+def _resume_env(run: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The environment now, captured the way the run was (natively or under emulation)."""
+    from harness.environment import capture
+
+    python = (run.manifest.get("options") or {}).get("python")
+    if not python:
+        return capture(instance_type=args.instance_type)
+    from harness import emulation
+
+    profile = next(iter(run.manifest.get("profiles") or {}), emulation.DEFAULT_PROFILE)
+    return emulation.capture(Path(python[0]), {"NUMBA_CPU_NAME": profile, "NUMBA_CPU_FEATURES": ""})
+
+
+FLEET_ONLY = ("--host", "--hosts", "--out", "--resume")
+
+
+def _remote_args(argv: list[str]) -> list[str]:
+    """The run's own arguments, less those that say where it runs and where results go."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv[1:]:  # argv[0] is "run"
+        if skip:
+            skip = False
+        elif arg in FLEET_ONLY:
+            skip = True
+        elif not arg.startswith(tuple(f"{flag}=" for flag in FLEET_ONLY)):
+            kept.append(arg)
+    return kept
+
+
+def _run_fleet(args: argparse.Namespace) -> int:
+    from harness.hosts import fleet_exit_code, load_fleet, parse_host, run_fleet
+
+    hosts = load_fleet(args.hosts) if args.hosts else [parse_host(args.host)]
+    repo = Path(__file__).resolve().parents[1]
+    console = Console(stderr=True)
+    fleet_dir = run_fleet(hosts, _remote_args(args.argv), args.out, console, repo)
+    for run_dir in sorted(p for p in fleet_dir.iterdir() if (p / "manifest.json").exists()):
+        Console().print(_summary(run_dir))
+    print(f"results: {fleet_dir}")
+    return fleet_exit_code(fleet_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.results import load_run
+    from harness.session import execute, reopen, resume_request, start
+
+    if args.hosts or (args.host and args.host not in ("local", "qemu-aarch64")):
+        if args.resume:
+            raise UserError("--resume works on one host's run, not with --host/--hosts")
+        return _run_fleet(args)
+    console = Console(stderr=True)
+    if args.resume:
+        run = load_run(args.out / args.resume)
+        request = resume_request(run, _resume_env(run, args), args.argv)
+        writer = reopen(run, request.cases, console)
+    else:
+        request = _new_request(args)
+        writer = start(request, console)
+    try:
+        run_dir = execute(request, writer, console)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    Console().print(_summary(run_dir))
+    print(f"results: {run_dir}")
+    if args.report:
+        print(f"report: {_write_run_report(run_dir)}")
+    failed = sum(1 for c in load_run(run_dir).manifest["cases"] if c["status"] != "ok")
+    return 1 if failed else 0
