@@ -1,0 +1,434 @@
+"""Run the suite on a fleet of SSH hosts at once: ship the harness, set up, run, fetch results.
+
+Remote commands are argument lists quoted with ``shlex.quote`` (ssh hands the remote shell one
+string), so no name, user or path runs anything. Host keys are checked unless a host opts out.
+One failing host never stops the others; each finished host's run lands in ``<fleet>/<host>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import tomllib
+from collections import Counter, deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Literal
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from harness.errors import UserError
+from harness.results import atomic_write_json, load_run, make_run_dir, new_run_id
+
+CONNECT_TIMEOUT_S = 10
+FLEET = "fleet.json"
+STAGES = ("connect", "ship", "setup", "run", "fetch")
+_PIP = ("-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q")
+
+
+@dataclass(frozen=True)
+class Host:
+    """One SSH host of a fleet, and how the harness is set up there."""
+
+    name: str
+    address: str
+    port: int = 22
+    user: str | None = None  # None: ssh's own default (its config, or the local user)
+    identity_file: Path | None = None
+    known_hosts: Path | None = None  # None: ssh's default, the user's ~/.ssh/known_hosts
+    check_host_key: bool = True
+    instance_type: str | None = None
+    price: float | None = None
+    python: str = "python3"
+    workdir: str = "~/.ai-cpu-harness"
+    setup: Literal["venv", "existing"] = "venv"
+    wheelhouse: Path | None = None
+
+    def __post_init__(self) -> None:
+        if problem := _host_problem(self):
+            raise UserError(f"host {self.name!r}: {problem}")
+
+    @property
+    def target(self) -> str:
+        return f"{f'[{self.address}]' if ':' in self.address else self.address}:{self.port}"
+
+
+_NAME = re.compile(r"(?!logs$)[\w:@\[\]][\w.:@\[\]-]*")  # also the host's local folder name
+
+
+def _host_problem(h: Host) -> str | None:
+    texts = (h.address, h.python, h.workdir, h.user or "-")
+    checks = (
+        (not _NAME.fullmatch(h.name), "key 'name': use letters, digits, . _ - : @ (not 'logs')"),
+        (any(not t or re.search(r"[\x00-\x1f\x7f]", t) for t in texts), "empty or control char"),
+        (h.address[:1] == "-" or " " in h.address, f"key 'address': {h.address!r} is not valid"),
+        (type(h.port) is not int or not 0 < h.port < 65536, f"key 'port': {h.port!r} not 1-65535"),
+        (h.user is not None and h.user[:1] == "-", f"key 'user': {h.user!r} is not valid"),
+        (h.price is not None and not 0 <= h.price < float("inf"), f"key 'price': {h.price!r}"),
+        (h.workdir[:1] == "~" and h.workdir[:2] not in ("~", "~/"), "key 'workdir': only ~/ works"),
+        (h.setup not in ("venv", "existing"), f"key 'setup': {h.setup!r} is not venv or existing"),
+    )  # fmt: skip
+    return next((message for bad, message in checks if bad), None)
+
+
+_TYPES: dict[str, Any] = {"port": int, "price": (int, float), "check_host_key": bool}
+_KINDS = {f.name: _TYPES.get(f.name, str) for f in fields(Host)}
+_PATHS = ("identity_file", "known_hosts", "wheelhouse")
+
+
+def _host_from_table(path: Path, index: int, table: dict[str, Any]) -> Host:
+    where = f"{path}: host {table['name']!r}" if "name" in table else f"{path}: host #{index}"
+    for key, value in table.items():
+        if key not in _KINDS:
+            raise UserError(f"{where}: unknown key {key!r} (known: {', '.join(_KINDS)})")
+        if not isinstance(value, _KINDS[key]) or (type(value) is bool and key != "check_host_key"):
+            raise UserError(f"{where}: key {key!r} has the wrong type ({value!r})")
+    for key in ("name", "address"):
+        if key not in table:
+            raise UserError(f"{where}: missing key {key!r}")
+    paths = {k: path.parent / Path(table[k]).expanduser() for k in _PATHS if k in table}
+    try:
+        return Host(**{**table, **paths})
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def _check_unique(where: str, hosts: Sequence[Host]) -> None:
+    if twice := [name for name, n in Counter(h.name for h in hosts).items() if n > 1]:
+        raise UserError(f"{where}: duplicate host name {twice[0]!r}")
+
+
+def load_fleet(path: Path) -> list[Host]:
+    """Hosts from a TOML fleet file: ``[[host]]`` tables; top-level keys are defaults for all."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid TOML ({exc})") from None
+    tables = data.pop("host", None)
+    if bad := sorted(set(data) - set(_KINDS) | set(data) & {"name", "address"}):
+        raise UserError(f"{path}: top level: unknown key {bad[0]!r} (hosts go in [[host]] tables)")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise UserError(f"{path}: no [[host]] tables")
+    hosts = [_host_from_table(path, i + 1, {**data, **t}) for i, t in enumerate(tables)]
+    _check_unique(str(path), hosts)
+    return hosts
+
+
+_SPEC = re.compile(r"(?:(?P<user>[^@]+)@)?(?:\[(?P<v6>[0-9A-Fa-f:.%]+)\]|(?P<addr>[^:@\[\]]+))"
+                   r"(?::(?P<port>[0-9]{1,5}))?")  # fmt: skip
+
+
+def parse_host(spec: str) -> Host:
+    """A host from ``--host [user@]address[:port]`` (IPv6 in brackets: ``[::1]:2222``)."""
+    match = _SPEC.fullmatch(spec)
+    if match is None:
+        raise UserError(f"--host {spec!r}: expected [user@]address[:port], e.g. ubuntu@10.0.0.5")
+    name = spec.split("@", 1)[1] if match["user"] else spec
+    try:
+        return Host(name, match["v6"] or match["addr"], int(match["port"] or 22), match["user"])
+    except UserError as exc:
+        raise UserError(f"--host {spec!r}: {exc}") from None
+
+
+def build_wheel(repo: Path, dest: Path) -> Path:
+    """Build the harness wheel offline from a copy of ``repo`` (nothing is written there)."""
+    skip = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "build", "dist", "results",
+                                  "tests", "out")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="harness-wheel-") as tmp:
+        src = shutil.copytree(repo, Path(tmp) / "src", ignore=skip)
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+             "--no-index", "--disable-pip-version-check", "-q", "-w", str(dest), str(src)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    wheels = sorted(dest.glob("*.whl"), key=lambda p: p.stat().st_mtime)
+    if done.returncode or not wheels:
+        lines = (done.stderr + done.stdout).strip().splitlines() or ["no wheel"]
+        raise UserError(f"cannot build the harness wheel from {repo}: {lines[-1]}")
+    return wheels[-1]
+
+
+def _sh(*words: str | PurePosixPath) -> str:
+    """One shell command from words, each quoted: nothing in them is ever interpreted."""
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
+def ssh_argv(host: Host, command: str) -> list[str]:
+    """The ``ssh`` argument list that runs ``command`` (already quoted) on ``host``."""
+    opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}",
+            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
+            "-o", f"StrictHostKeyChecking={'yes' if host.check_host_key else 'no'}"]  # fmt: skip
+    if host.known_hosts is not None:  # ssh expands %-tokens and splits this value at spaces
+        known = json.dumps(str(host.known_hosts).replace("%", "%%"), ensure_ascii=False)
+        opts += ["-o", f"UserKnownHostsFile={known}"]
+    if host.identity_file is not None:
+        opts += ["-i", str(host.identity_file).replace("%", "%%"), "-o", "IdentitiesOnly=yes"]
+    if host.user is not None:
+        opts += ["-l", host.user]
+    return ["ssh", "-T", "-a", "-x", *opts, "-p", str(host.port), "--", host.address, command]
+
+
+_SSH_FAILURES = (  # what ssh prints when it fails (exit 255) -> the reason shown
+    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "host key does not match the known hosts file"),
+    ("Host key verification failed", "unknown host key (host key checking is on)"),
+    ("Permission denied|Too many authentication failures", "authentication refused"),
+    ("Connection refused", "connection refused"),
+    ("timed out|Timeout, server", "connection timed out"),
+    ("closed by remote host|Connection reset|Connection closed|Broken pipe", "connection dropped"),
+)
+
+
+def _last(lines: Sequence[str]) -> str:
+    """The line that best says what went wrong: the last error line, else the last line."""
+    said = [line.strip() for line in lines if line.strip()] or ["no output"]
+    return next((x for x in reversed(said) if re.match(r"(ERROR|\w*Error)\b", x)), said[-1])[:240]
+
+
+def failure_reason(host: Host, stage: str, rc: int, lines: Sequence[str]) -> str:
+    """One line saying why a remote command failed; ssh's own failures (exit 255) by kind."""
+    if rc != 255:
+        return f"{stage} failed (exit {rc}): {_last(lines)}"
+    what = next((w for pattern, w in _SSH_FAILURES if re.search(pattern, "\n".join(lines))), "")
+    where = "" if stage == "connect" else f" during {stage}"
+    if not what:
+        return f"ssh failed{where} ({host.target}): {_last(lines)}"
+    if "host key" in what:
+        return f"{what}{where} ({host.target}; known hosts: {host.known_hosts or '~/.ssh'})"
+    return f"{what}{where} ({host.target})"
+
+
+class _Failed(Exception):
+    """A host's stage failed; the message is the one-line reason."""
+
+
+@dataclass
+class _Fleet:
+    """One fleet run: its hosts, its record (fleet.json) and its stop flag."""
+
+    fleet_dir: Path
+    hosts: list[Host]
+    wheel: Path
+    run_args: list[str]
+    record: dict[str, Any]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def update(self, index: int | None = None, **values: Any) -> None:
+        with self.lock:
+            (self.record if index is None else self.record["hosts"][index]).update(values)
+            atomic_write_json(self.fleet_dir / FLEET, self.record)
+
+
+@dataclass
+class _Remote:
+    """One host's commands over ssh: logged, their failures turned into one-line reasons."""
+
+    host: Host
+    stop: threading.Event
+    log: IO[str]
+
+    def call(self, stage: str, command: str, stdin: Path | None = None, stdout: Path | None = None,
+             ok: int = 0) -> list[str]:  # fmt: skip
+        """Run ``command`` there (exit 0..``ok`` is success); its last lines (or errors, with
+        ``stdout``: a file that takes its output) come back."""
+        if self.stop.is_set():
+            raise _Failed("interrupted")
+        argv = ssh_argv(self.host, command)
+        self.log.write(f"\n[{stage}] $ {shlex.join(argv)}\n")
+        tail: deque[str] = deque(maxlen=200)
+        with (
+            open(stdin or "/dev/null", "rb") as source, open(stdout or "/dev/null", "wb") as sink,
+            subprocess.Popen(argv, stdin=source, stdout=sink if stdout else subprocess.PIPE,
+                             stderr=subprocess.PIPE if stdout else subprocess.STDOUT) as proc,
+        ):  # fmt: skip
+            for raw in proc.stderr if stdout else proc.stdout:  # type: ignore[union-attr]
+                self.log.write(raw.decode(errors="replace"))
+                tail.append(raw.decode(errors="replace").rstrip("\n"))
+        self.log.write(f"[{stage}] exit {proc.returncode}\n")
+        if not 0 <= proc.returncode <= ok:
+            raise _Failed(failure_reason(self.host, stage, proc.returncode, tail))
+        return list(tail)
+
+    def fetch(self, tar_command: str, run_id: str, dest: Path) -> None:
+        """Copy the remote run folder to ``dest`` as a tar stream, checked entry by entry."""
+        staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent))
+        try:
+            self.call("fetch", f"{tar_command} {_sh(run_id)}", stdout=staging / "t")
+            with tarfile.open(staging / "t") as tar:
+                tar.extraction_filter = getattr(tarfile, "data_filter", None)
+                for member in tar:
+                    parts = PurePosixPath(member.name).parts
+                    if parts[0] != run_id or ".." in parts or not member.isfile() | member.isdir():
+                        raise _Failed(f"fetch: unexpected entry in the results: {member.name!r}")
+                    tar.extract(member, staging, set_attrs=False)
+            (staging / run_id).rename(dest)
+        except (tarfile.TarError, OSError) as exc:
+            raise _Failed(f"fetch: cannot unpack the results: {exc}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _commands(host: Host, w: PurePosixPath, wheel: str, run_args: Sequence[str]) -> dict[str, str]:
+    """The later stages' remote commands in the absolute workdir ``w``, every word quoted."""
+    py, existing, pkg = w / "venv/bin/python", host.setup == "existing", f"./{wheel}"
+    index = ["--no-index", "--find-links", str(w / "wheelhouse")] if host.wheelhouse else []
+    run = ["env", "PYTHONUNBUFFERED=1", *([f"PYTHONPATH={w / 'lib'}"] if existing else []),
+           host.python if existing else str(py), "-m", "harness", "run", *run_args]  # fmt: skip
+    if not any(a.startswith("--cache-dir") for a in run_args):
+        run += ["--cache-dir", str(w / "numba-cache")]
+    run += ["--instance-type", host.instance_type] if host.instance_type else []
+    run += ["--price", repr(float(host.price))] if host.price is not None else []
+    here = f"cd -- {_sh(w / 'ship')} && "  # pip reads a ';' in a wheel's path as a marker
+    return {
+        "ship": _sh("tar", "--no-same-owner", "-C", w, "-xf", "-"),
+        "existing": here + _sh(host.python, *_PIP, "--no-deps", "--no-index", "--upgrade",
+                               "--target", w / "lib", pkg),
+        "venv": f"{here}{{ test -x {_sh(py)} || {_sh(host.python, '-m', 'venv', w / 'venv')}; }}"
+                f" && {_sh(py, *_PIP, *index, pkg)} && "
+                f"{_sh(py, *_PIP, '--no-deps', '--force-reinstall', '--no-index', pkg)}",
+        "run": _sh(*run, "--out", w / "results"),
+        "fetch": _sh("tar", "-C", w / "results", "-cf", "-"),
+    }  # fmt: skip
+
+
+def _printed(lines: Sequence[str], prefix: str, what: str) -> str:
+    """The value of the last ``PREFIX VALUE`` line a remote command printed."""
+    value = next((x[len(prefix) :].strip() for x in reversed(lines) if x.startswith(prefix)), "")
+    if not value:
+        raise _Failed(f"{what}: {_last(lines)}")
+    return value
+
+
+def _stages(remote: _Remote, wheel: Path, run_args: Sequence[str], dest: Path) -> Iterator[str]:
+    """Do one host's work, yielding each stage's name as it begins."""
+    host = remote.host
+    yield "connect"
+    w = host.workdir[1:].lstrip("/") or "." if host.workdir[:1] == "~" else host.workdir
+    make = _sh("mkdir", "-p", "--", f"{w}/ship", f"{w}/results")  # ssh starts in the home folder
+    here = "cd -- " + _sh(w) + """ && printf 'workdir=%s\\n' "$PWD" """
+    lines = remote.call("connect", f"{make} && {here}")
+    work = PurePosixPath("/", _printed(lines, "workdir=/", "connect: no workdir printed"))
+    command = _commands(host, work, wheel.name, run_args)
+    yield "ship"
+    with tempfile.TemporaryDirectory(prefix="harness-ship-") as tmp:
+        with tarfile.open(Path(tmp) / "ship.tar", "w") as tar:
+            tar.add(wheel, f"ship/{wheel.name}")
+            if host.setup == "venv" and host.wheelhouse is not None:
+                tar.add(host.wheelhouse, "wheelhouse")
+        remote.call("ship", command["ship"], stdin=Path(tmp) / "ship.tar")
+    yield "setup"
+    remote.call("setup", command[host.setup])
+    yield "run"
+    results = _printed(remote.call("run", command["run"], ok=1), "results: ", "no results line")
+    yield "fetch"
+    remote.fetch(command["fetch"], PurePosixPath(results).name, dest)
+
+
+def _host_result(dest: Path) -> dict[str, Any]:
+    run = load_run(dest)
+    failed = sum(case["status"] != "ok" for case in run.manifest["cases"])
+    return {"status": "ok", "run_id": run.run_id, "cases_ok": len(run.manifest["cases"]) - failed,
+            "cases_failed": failed}  # fmt: skip
+
+
+def _do_host(fleet: _Fleet, index: int, bar: Progress, task: TaskID) -> None:
+    """Run one host from start to finish, record how it went and print one line; never raises."""
+    host, dest = fleet.hosts[index], fleet.fleet_dir / fleet.hosts[index].name
+    fleet.update(index, status="running", started=datetime.now(UTC).isoformat())
+    values: dict[str, Any] = {"status": "failed"}
+    with open(fleet.fleet_dir / "logs" / f"{host.name}.log", "w", buffering=1) as log:
+        try:
+            for stage in _stages(_Remote(host, fleet.stop, log), fleet.wheel, fleet.run_args, dest):
+                fleet.update(index, stage=stage)
+                bar.update(task, description=stage, completed=STAGES.index(stage))
+            values = _host_result(dest)
+        except _Failed as exc:
+            values["reason"] = "interrupted" if fleet.stop.is_set() else str(exc)
+        except Exception as exc:  # a bug here must not take the other hosts down
+            values["reason"] = f"{type(exc).__name__}: {exc}"
+        log.write(f"\n[{values['status']}] {values.get('reason') or values.get('run_id')}\n")
+    fleet.update(index, finished=datetime.now(UTC).isoformat(), **values)
+    bar.update(task, description=values["status"], completed=len(STAGES))
+    ok = f"[green]ok[/] run {values.get('run_id')}: {values.get('cases_ok')} cases ok" + (
+        f", [red]{values.get('cases_failed')} failed[/]" if values.get("cases_failed") else ""
+    )
+    bad = f"[red]{escape(str(values.get('reason')))}[/]"
+    bar.console.print(f"host {escape(host.name)}: {ok if values['status'] == 'ok' else bad}")
+
+
+def _drive(fleet: _Fleet, console: Console) -> None:
+    columns = (TextColumn("{task.fields[host]}"), TextColumn("[cyan]{task.description}"),
+               BarColumn(), TimeElapsedColumn())  # fmt: skip
+    with (
+        Progress(*columns, console=console, transient=True) as bar,
+        ThreadPoolExecutor(max_workers=len(fleet.hosts)) as pool,
+    ):
+        tasks = [bar.add_task("waiting", total=len(STAGES), host=escape(h.name))
+                 for h in fleet.hosts]  # fmt: skip
+        futures = [pool.submit(_do_host, fleet, i, bar, task) for i, task in enumerate(tasks)]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:
+            fleet.stop.set()  # Ctrl-C also reaches the ssh processes: no host starts a new stage
+            raise
+
+
+def run_fleet(
+    hosts: Sequence[Host], run_args: Sequence[str], out: Path, console: Console, repo: Path
+) -> Path:
+    """Run ``harness run RUN_ARGS`` on every host at once; returns ``out/<fleet-id>/``.
+
+    Each host's run comes home as ``<fleet>/<host>/`` (an ordinary run directory), its remote
+    commands' output as ``<fleet>/logs/<host>.log``, and every host's outcome in ``fleet.json``.
+    """
+    if not hosts:
+        raise UserError("no hosts to run on")
+    _check_unique("the fleet", hosts)
+    with tempfile.TemporaryDirectory(prefix="harness-fleet-") as tmp:
+        with console.status("building the harness wheel"):
+            wheel = build_wheel(repo, Path(tmp))
+        fleet_dir = make_run_dir(out, new_run_id())
+        (fleet_dir / "logs").mkdir()
+        entries = [{**{k: str(v) if isinstance(v, Path) else v for k, v in asdict(h).items()},
+                    "log": f"logs/{h.name}.log", "status": "pending", "stage": None,
+                    "reason": None, "run_id": None} for h in hosts]  # fmt: skip
+        record = {"schema": "ai-cpu-harness/fleet", "schema_version": 1,
+                  "fleet_id": fleet_dir.name, "created": datetime.now(UTC).isoformat(),
+                  "run_args": list(run_args), "wheel": wheel.name, "hosts": entries}  # fmt: skip
+        fleet = _Fleet(fleet_dir, list(hosts), wheel, list(run_args), record)
+        fleet.update()
+        console.print(f"fleet [bold]{fleet_dir.name}[/] → {fleet_dir}: {len(hosts)} hosts")
+        try:
+            _drive(fleet, console)
+        finally:
+            fleet.update(finished=datetime.now(UTC).isoformat())
+    ok = sum(entry["status"] == "ok" for entry in entries)
+    console.print(f"fleet {fleet_dir.name}: {ok} of {len(hosts)} hosts ok → {fleet_dir}")
+    return fleet_dir
+
+
+def fleet_exit_code(fleet_dir: Path) -> int:
+    """0 when every host finished and every case of every host passed, else 1."""
+    try:
+        hosts = json.loads((fleet_dir / FLEET).read_text(encoding="utf-8"))["hosts"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{fleet_dir / FLEET}: cannot read ({exc})") from None
+    if any(h["status"] != "ok" for h in hosts):
+        return 1
+    runs = [load_run(fleet_dir / h["name"]) for h in hosts]
+    return int(any(c["status"] != "ok" for run in runs for c in run.manifest["cases"]))
