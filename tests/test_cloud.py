@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hostdata import dmi_values, fake_sysfs, sample
 
 from harness.cloud import DMI_FIELDS, CloudIdentity, identify_cloud, read_dmi
+from hostdata import dmi_values, fake_sysfs, sample
 
 # sample directory -> what its DMI strings say
 CLOUDS = {

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import llvmlite.binding as ll
 import pytest
-from hostdata import HOSTS, sample
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.cpuid import Chip, CpuFacts, identify, load_chip_table, parse_cpuinfo, parse_lscpu
 from harness.errors import UserError
+from hostdata import HOSTS, sample
 
 Capture = pytest.CaptureFixture[str]
 

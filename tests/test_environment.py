@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostdata import HOSTS, fake_sysfs, sample
 
 from harness.environment import capture, result_env_vars, summary_rows
+from hostdata import HOSTS, fake_sysfs, sample
 
 TOP_KEYS = {"host", "arch", "cpu", "llvm", "topology", "memory_bytes", "cloud", "os", "software",
             "env_vars"}  # fmt: skip
