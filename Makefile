@@ -9,7 +9,7 @@ ARGS   ?=
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=77'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -32,9 +32,11 @@ test-deps:
 aarch64-env:
 	scripts/aarch64-env.sh
 
-## perf: each Numba kernel beside its NumPy (and, if installed, PyTorch) alternative: ratios
+## perf: each Numba kernel beside its NumPy (and, if installed, PyTorch) alternative: ratios;
+## then the report over 10,000 rows: build seconds and size
 perf: $(STAMP)
 	$(BIN)/python benchmarks/perf.py $(ARGS)
+	$(BIN)/python benchmarks/report_perf.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness workloads tests benchmarks

@@ -138,14 +138,16 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.export import rows
+    from harness.export import priced_rows
     from harness.report import write_report
     from harness.results import find_runs
 
     runs = find_runs(Path(p) for p in args.results)
     envs = [{"run_id": r.run_id, "env": r.environment} for r in runs]
-    write_report(rows(runs), envs, args.output)
-    print(f"report: {args.output}")
+    frame = priced_rows(runs, args.prices)  # the report reads relative figures itself
+    title = {"title": args.title} if args.title else {}
+    write_report(frame, envs, args.output, runs=runs, baseline=args.baseline, **title)
+    print(f"report: {args.output} ({len(runs)} run(s), {len(frame)} row(s))")
     return 0
 
 
@@ -176,6 +178,14 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="fresh worker processes per case, interleaved over the run, their rounds and "
+        "time budget shared; compare tests the processes' medians (default: 5, or "
+        "$HARNESS_PROCESSES)",
+    )
     p.add_argument(
         "--max-time",
         type=float,
@@ -320,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the HTML report")
     p.add_argument("results", nargs="+", help="run folders, manifests, or folders of runs")
     p.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
+    p.add_argument("--title", help="the page title (default: AI CPU workloads: price-performance)")
+    _price_options(p)
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -6,18 +6,20 @@ from 5 to 30 to stop false alarms, pytest-benchmark flags any fixed-percent move
 - Cases pair only on the same kind of machine (arch, CPU, LLVM CPU name, instance type) and the
   same workload, size, mode, threads and compile profile. Cross-machine numbers are never a
   regression; ``across_arch`` pairs them on purpose and reports ratios with no verdict.
-- Each pair gets a Mann-Whitney U test on the raw rounds (timings are skewed and heavy-tailed;
-  a rank test assumes no shape) and a percentile-bootstrap 95% interval of the ratio of medians
-  (percentile, not BCa: the jackknife acceleration is unstable for a median of few rounds).
+- Each pair is tested on its replicates: the medians of the worker processes (``--processes``)
+  and runs on each side, by Yuen's trimmed Welch t on their logs, with the trimmed
+  geometric-mean ratio and its interval (``harness.significance`` says why). With one
+  process on a side it falls back to a Mann-Whitney U on the raw rounds and a percentile-
+  bootstrap interval of the ratio of medians, and says so: an A/A of two single-process runs
+  flagged 3 of 14 cases here.
 - Benjamini-Hochberg adjusts the p-values across all pairs of the comparison: a suite of 50
   cases at alpha 0.05 would otherwise flag 2.5 cases per night from noise alone.
 - A change counts only when (1) the adjusted p is at most alpha, (2) the point ratio moves by
   more than ``threshold`` (log-symmetric: slower than 1+t or faster than 1/(1+t)), and (3) the
-  bootstrap interval excludes 1. Rounds within one run are correlated and whole runs differ by
-  a few percent with unchanged code, so significance alone flags A/A noise; the threshold is
-  the practical floor (asv pairs a rank test with a factor the same way). The interval need
-  not clear the threshold itself: simulated with 3% noise, that would cut the power to see a
-  real 10% slowdown from 95% to 46% at 5 rounds (100% to 90% at 15).
+  interval excludes 1. Whole runs differ by a few percent with unchanged code, so significance
+  alone flags A/A noise; the threshold is the practical floor (asv pairs a rank test with a
+  factor the same way). The interval need not clear the threshold itself: simulated with 3%
+  noise, that would cut the power to see a real 10% slowdown from 95% to 46% at 5 rounds.
 - A flagged change where either side was measured on a noisy host (the harness's steal and
   other-load check) is shown as "noisy host", not judged: within-run rounds cannot reveal
   contention that lasted the whole case. An A/A of two runs on a loaded 2-vCPU box gave rate
@@ -28,16 +30,11 @@ from 5 to 30 to stop false alarms, pytest-benchmark flags any fixed-percent move
 
 from __future__ import annotations
 
-import inspect
 import math
-import warnings
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from harness.errors import UserError
 from harness.history import (
@@ -55,10 +52,9 @@ from harness.history import (
     table,
 )
 from harness.results import Run
+from harness.significance import Test, bh_adjust, pair_test
 
 FORMATS = ("text", "markdown", "json")
-MIN_SAMPLES = 2
-_RNG_KW = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
 
 
 @dataclass(frozen=True)
@@ -73,6 +69,7 @@ class Series:
     price_per_hour: float | None
     run_ids: tuple[str, ...]
     noisy: bool = False
+    process_medians: tuple[float, ...] = ()  # every worker process's median, over the runs
 
 
 @dataclass(frozen=True)
@@ -94,6 +91,7 @@ class Pair:
     p_adjusted: float | None
     verdict: str
     perf_per_dollar: float | None = None
+    method: str = "processes"  # what was tested: process medians, or one process's rounds
 
 
 @dataclass(frozen=True)
@@ -143,7 +141,9 @@ def _pool(ident: SeriesId, obs: list[Observation], prices: Mapping[str, float]) 
     median = float(np.median(samples if samples else [o.median_s for o in obs]))
     price = next((prices[o.run.run_id] for o in obs if o.run.run_id in prices), None)
     ids = tuple(o.run.run_id for o in obs)
-    return Series(*ident, samples, median, obs[0].work, price, ids, any(o.noisy for o in obs))
+    medians = tuple(m for o in obs for m in o.process_medians)
+    noisy = any(o.noisy for o in obs)
+    return Series(*ident, samples, median, obs[0].work, price, ids, noisy, medians)
 
 
 @dataclass(frozen=True)
@@ -155,25 +155,6 @@ class Rule:
     across_arch: bool
     n_resamples: int
     seed: int
-
-    def ci(self, base: Series, cand: Series) -> tuple[float, float]:
-        """Percentile-bootstrap 95% interval of cand/base median time, seeded per case."""
-        if min(len(base.samples), len(cand.samples)) < MIN_SAMPLES:
-            return (math.nan, math.nan)
-
-        def ratio(c: Any, b: Any, axis: int) -> Any:
-            return np.median(c, axis=axis) / np.median(b, axis=axis)
-
-        # Seeded from the case itself, so reordering the cases never changes an interval.
-        salt = zlib.crc32(repr((base.host, cand.host, base.key)).encode())
-        data = (np.asarray(cand.samples), np.asarray(base.samples))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # constant samples: a degenerate, exact interval
-            res = stats.bootstrap(
-                data, ratio, vectorized=True, n_resamples=self.n_resamples, method="percentile",
-                **{_RNG_KW: np.random.default_rng([self.seed, salt])},
-            )  # fmt: skip
-        return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
     def verdict(
         self, time_ratio: float, ci: tuple[float, float], p_adj: float | None, noisy: bool
@@ -196,25 +177,6 @@ class Rule:
         return "below threshold"
 
 
-def mann_whitney(base: Sequence[float], cand: Sequence[float]) -> float | None:
-    """Two-sided Mann-Whitney U p-value; None when a side has too few rounds to test."""
-    if min(len(base), len(cand)) < MIN_SAMPLES:
-        return None
-    p = float(stats.mannwhitneyu(cand, base, alternative="two-sided").pvalue)
-    return 1.0 if math.isnan(p) else p
-
-
-def bh_adjust(p_values: Sequence[float | None]) -> list[float | None]:
-    """Benjamini-Hochberg adjusted p-values over the pairs that were tested."""
-    tested = [i for i, p in enumerate(p_values) if p is not None]
-    adjusted: list[float | None] = [None] * len(p_values)
-    if tested:
-        bh = stats.false_discovery_control([p_values[i] for i in tested], method="bh")
-        for i, q in zip(tested, bh, strict=True):
-            adjusted[i] = float(q)
-    return adjusted
-
-
 def _match(
     base: dict[SeriesId, Series], cand: dict[SeriesId, Series], across_arch: bool
 ) -> list[tuple[Series, Series]]:
@@ -225,19 +187,25 @@ def _match(
     return sorted(both, key=lambda bc: (bc[0].key, bc[0].host, bc[1].host))
 
 
-def _pair(b: Series, c: Series, p: float | None, p_adj: float | None, rule: Rule) -> Pair:
+def _test(b: Series, c: Series, rule: Rule) -> Test:
+    salt = repr((b.host, c.host, b.key))
+    sides = [(s.process_medians, s.samples, s.median_s) for s in (b, c)]
+    return pair_test(sides[0], sides[1], rule.n_resamples, rule.seed, salt)
+
+
+def _pair(b: Series, c: Series, test: Test, p_adj: float | None, rule: Rule) -> Pair:
     """Ratios of the medians, their interval, and the verdict on them."""
-    ci = rule.ci(b, c)
-    time_ratio = c.median_s / b.median_s
+    ci, time_ratio, p = test.ci, test.time_ratio, test.p_value
     work_ratio = (c.work / b.work) if (b.work and c.work) else 1.0
     tput = work_ratio / time_ratio
     tput_ci = (work_ratio / ci[1], work_ratio / ci[0]) if ci[0] > 0 else (math.nan, math.nan)
     prices = (b.price_per_hour or math.nan) / (c.price_per_hour or math.nan)
     ppd = tput * prices if math.isfinite(prices) else None
+    centers = test.centers or (b.median_s, c.median_s)  # what the ratio is a ratio of
     return Pair(
-        case_label(b.key), host_label(b.host), host_label(c.host), b.median_s, c.median_s,
+        case_label(b.key), host_label(b.host), host_label(c.host), *centers,
         len(b.samples), len(c.samples), time_ratio, ci, tput, tput_ci, p, p_adj,
-        rule.verdict(time_ratio, ci, p_adj, b.noisy or c.noisy), ppd,
+        rule.verdict(time_ratio, ci, p_adj, b.noisy or c.noisy), ppd, test.method,
     )  # fmt: skip
 
 
@@ -270,10 +238,10 @@ def compare_runs(
     base_s, base_notes = collect(base, "base", prices)
     cand_s, cand_notes = collect(cand, "candidate", prices)
     matched = _match(base_s, cand_s, across_arch)
-    p_raw = [None if across_arch else mann_whitney(b.samples, c.samples) for b, c in matched]
-    p_adj = bh_adjust(p_raw)
     rule = Rule(threshold, alpha, across_arch, n_resamples, seed)
-    pairs = tuple(_pair(b, c, p_raw[i], p_adj[i], rule) for i, (b, c) in enumerate(matched))
+    tests = [_test(b, c, rule) for b, c in matched]
+    p_adj = bh_adjust([None if across_arch else t.p_value for t in tests])
+    pairs = tuple(_pair(b, c, tests[i], p_adj[i], rule) for i, (b, c) in enumerate(matched))
     used = {id(s) for pair in matched for s in pair}
     unpaired = tuple(
         CaseNote(side, host_label(s.host), case_label(s.key), "unpaired", None, s.run_ids[0])
@@ -386,6 +354,14 @@ def render(comparison: Comparison, fmt: str) -> str:
             }
         )
     out = [f"**{line}**" if fmt == "markdown" else line, ""]
+    single = sum(p.method == "rounds" for p in c.pairs if not c.across_arch)
+    if single:
+        out += [
+            f"Note: {single} case(s) had one worker process on a side, so their test used that "
+            "process's rounds, which cannot show how much processes differ; measure with "
+            "--processes 5 or more (or compare several runs per side).",
+            "",
+        ]
     if c.pairs:
         out += table(
             _ACROSS if c.across_arch else _SAME,

@@ -130,7 +130,8 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
-        return frame.to_json(orient="records", indent=1) + "\n"
+        # pandas' default keeps 10 decimals, which rounds costs like 3.07e-9 to 3.1e-9
+        return frame.to_json(orient="records", indent=1, double_precision=15) + "\n"
     raise UserError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 

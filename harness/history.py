@@ -64,6 +64,7 @@ class Observation:
     work: float | None
     created: str
     noisy: bool = False  # the harness saw steal or other load on the host during the case
+    process_medians: tuple[float, ...] = ()  # one per worker process (harness.processes)
 
     def note(self, side: str) -> CaseNote:
         host, case = host_label(self.host), case_label(self.key)
@@ -129,7 +130,8 @@ def observations(runs: Sequence[Run], side: str = "") -> Iterator[Observation | 
             work = float(case["work"]) if case.get("work") else None
             data, created = samples.get(case["id"], ()), str(run.manifest.get("created"))
             noisy = bool((case.get("host_load") or {}).get("noisy"))
-            yield Observation(run, host, key, float(median), data, work, created, noisy)
+            medians = tuple(float(m) for m in case.get("process_medians") or (median,))
+            yield Observation(run, host, key, float(median), data, work, created, noisy, medians)
 
 
 def grouped(

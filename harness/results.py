@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.processes import merge
 
 SCHEMA = "ai-cpu-harness/results"
 SCHEMA_VERSION = 1
@@ -39,6 +40,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide reports from a web server
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -98,6 +100,10 @@ class RunWriter:
     def case(self, case_id: str) -> dict[str, Any]:
         return next(c for c in self.manifest["cases"] if c["id"] == case_id)
 
+    def bench(self, case_id: str) -> dict[str, Any] | None:
+        """The case's pytest-benchmark entry, if it has one yet."""
+        return next((b for b in self.benchmarks if b["extra_info"].get("case") == case_id), None)
+
     def reset(self, case_id: str) -> None:
         """Forget a case's outcome, keeping only its plan, so it can run again."""
         entry = self.case(case_id)
@@ -107,7 +113,19 @@ class RunWriter:
         self.benchmarks = [b for b in self.benchmarks if b["extra_info"].get("case") != case_id]
 
     def record(self, case_id: str, record: dict[str, Any], bench: dict[str, Any] | None) -> None:
+        """Store a case's outcome; a later process's rounds are pooled with the earlier ones'.
+
+        A case that failed in any process stays failed: a crash in pass 2 is still a crash.
+        """
         entry = self.case(case_id)
+        prior = self.bench(case_id)
+        if entry.get("status") == "failed":
+            return
+        if entry.get("status") == "ok" and prior is not None:
+            if record.get("status") != "ok" or bench is None:
+                record = {**record, "error": f"a later process: {record.get('error')}"}
+            else:
+                record, bench = merge(entry, prior, record, bench)
         entry.update(record)
         stats = entry.get("stats")
         if entry.get("status") == "ok" and stats:

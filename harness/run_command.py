@@ -67,6 +67,18 @@ def _host_env(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...]
     return env, (str(python),), profile
 
 
+def _processes(given: int | None) -> int:
+    """``--processes``, else ``$HARNESS_PROCESSES``, else 5; 1 to 100."""
+    raw: Any = given if given is not None else os.environ.get("HARNESS_PROCESSES", "5")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise UserError(f"processes {raw!r} must be a whole number from 1 to 100")
+    return value
+
+
 def _new_request(args: argparse.Namespace) -> Any:
     from harness.matching import match_host
     from harness.measurement import Timing
@@ -81,6 +93,7 @@ def _new_request(args: argparse.Namespace) -> Any:
     env, python, profile_names = _host_env(args)
     if args.timeout <= 0 or args.min_rounds < 1 or (args.max_time or 1.0) <= 0:
         raise UserError("--timeout, --max-time and --min-rounds must be positive")
+    processes = _processes(args.processes)
     paths = workload_dirs(args.workload_path)
     workloads = select(discover(paths), args.workloads)
     threads = parse_threads(args.threads, int(env["topology"]["usable_cpus"]))
@@ -95,6 +108,7 @@ def _new_request(args: argparse.Namespace) -> Any:
         cache_dir=args.cache_dir or _default_cache_dir(),
         arch=str(env["arch"]),
         python=python,
+        processes=processes,
     )
     profiles = parse_profiles(profile_names, env)
     cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
@@ -105,13 +119,14 @@ def _new_request(args: argparse.Namespace) -> Any:
 
 
 def _write_run_report(run_dir: Path) -> Path:
-    from harness.export import rows
+    from harness.export import priced_rows
     from harness.report import write_report
     from harness.results import load_run
 
     run = load_run(run_dir)
     report = run_dir / "report.html"
-    write_report(rows([run]), [{"run_id": run.run_id, "env": run.environment}], report)
+    envs = [{"run_id": run.run_id, "env": run.environment}]
+    write_report(priced_rows([run]), envs, report, runs=[run])
     return report
 
 

@@ -25,6 +25,7 @@ from typing import IO, Any
 from harness import quiet
 from harness.measurement import Timing
 from harness.plan import Case
+from harness.processes import timing_share
 from harness.profiles import Profile, cache_dir
 from harness.results import RunWriter
 from harness.worker import EVENT_PREFIX
@@ -44,6 +45,7 @@ class RunOptions:
     cache_dir: Path | None = None
     arch: str = "x86_64"
     python: tuple[str, ...] = ()  # the interpreter workers run on; empty: this one
+    processes: int = 1  # fresh workers per case, their rounds pooled (harness.processes)
 
     @property
     def interpreter(self) -> list[str]:
@@ -125,10 +127,14 @@ class _Worker:
 
 
 def _job(workload: Workload, cases: Sequence[Case], options: RunOptions) -> dict[str, Any]:
+    rounds, seconds = timing_share(
+        options.timing.min_rounds, options.timing.max_time, options.processes
+    )
+    timing = {**asdict(options.timing), "min_rounds": rounds, "max_time": seconds}
     return {
         "ref": workload.module,
         "seed": options.seed,
-        "timing": asdict(options.timing),
+        "timing": timing,
         "cases": [{**asdict(c), "id": c.id} for c in cases],
     }
 

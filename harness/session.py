@@ -163,6 +163,7 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
         cache_dir=Path(opts["cache_dir"]) if opts.get("cache_dir") else None,
         arch=str(opts.get("arch", environment.get("arch"))),
         python=tuple(opts.get("python") or ()),
+        processes=int(opts.get("processes", 1)),
     )
     return RunRequest(
         workloads=select(discover(paths), names),
@@ -214,6 +215,21 @@ def reopen(run: Run, cases: Sequence[Case], console: Console) -> RunWriter:
     return writer
 
 
+def _one_pass(request: RunRequest, writer: RunWriter, progress: Any, first: bool) -> None:
+    """Every workload once; after the first pass, only the cases that are still ok."""
+    for workload in request.workloads:
+        for profile in request.profiles:
+            cases = [
+                c
+                for c in request.cases
+                if c.workload == workload.name
+                and c.profile == profile.name
+                and (first or writer.case(c.id)["status"] == "ok")
+            ]
+            if cases:
+                run_workload(workload, profile, cases, request.options, writer, progress)
+
+
 def execute(request: RunRequest, writer: RunWriter, console: Console) -> Path:
     """Run the request's cases into ``writer``; returns the run directory.
 
@@ -221,25 +237,26 @@ def execute(request: RunRequest, writer: RunWriter, console: Console) -> Path:
     """
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("starting", total=len(request.cases))
+        passes = request.options.processes
+        task = bar.add_task("starting", total=len(request.cases) * passes)
+
+        seen: dict[str, int] = {}
 
         def progress(kind: str, case: Case, record: dict[str, Any] | None) -> None:
             if kind == "start":
-                bar.update(task, description=f"[cyan]{case.id}")
+                done = seen.get(case.id, 0)
+                where = f" (process {done + 1}/{passes})" if passes > 1 else ""
+                bar.update(task, description=f"[cyan]{case.id}{where}")
             elif record is not None:
-                bar.console.print(case_line(record))
+                seen[case.id] = seen.get(case.id, 0) + 1
+                if seen[case.id] == passes or record.get("status") != "ok":
+                    bar.console.print(case_line(record))
                 bar.advance(task)
 
         try:
-            for workload in request.workloads:
-                for profile in request.profiles:
-                    cases = [
-                        c
-                        for c in request.cases
-                        if c.workload == workload.name and c.profile == profile.name
-                    ]
-                    if cases:
-                        run_workload(workload, profile, cases, request.options, writer, progress)
+            for number in range(passes):
+                _one_pass(request, writer, progress, first=number == 0)
+                bar.update(task, completed=len(request.cases) * (number + 1))
         except KeyboardInterrupt:
             writer.finish("interrupted")
             done = sum(c["status"] != "pending" for c in writer.manifest["cases"])

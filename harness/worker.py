@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from harness.layout import place
 from harness.measurement import Timing, measure
 from harness.workload import Workload, import_ref
 
@@ -50,7 +51,7 @@ def _run_case(
     if n not in cache:
         cache.clear()  # one size's inputs at a time: large sizes are large
         n_inputs = round(n * (1.0 + _extra_work(workload.name)))
-        inputs = workload.make_inputs(n_inputs, np.random.default_rng(seed))
+        inputs = place(workload.make_inputs(n_inputs, np.random.default_rng(seed)))
         cache[n] = (inputs, workload.reference(*inputs))
     inputs, expected = cache[n]
     return measure(workload, case["mode"], n, int(case["threads"]), inputs, timing, expected)

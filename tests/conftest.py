@@ -15,6 +15,10 @@ FIXTURE_WORKLOADS = Path(__file__).parent / "fixture_workloads"
 
 Harness = Callable[..., subprocess.CompletedProcess[str]]
 
+# One worker process per case unless a test asks for more: most tests check what a run records,
+# not how processes pool, and each extra process costs a second or two of start-up.
+os.environ.setdefault("HARNESS_PROCESSES", "1")
+
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Harness:

@@ -13,8 +13,8 @@ import pytest
 from harness.environment import capture, result_env_vars, summary_rows
 from hostdata import HOSTS, fake_sysfs, sample
 
-TOP_KEYS = {"host", "arch", "cpu", "llvm", "topology", "memory_bytes", "cloud", "os", "software",
-            "env_vars"}  # fmt: skip
+TOP_KEYS = {"host", "arch", "emulated", "cpu", "llvm", "topology", "memory_bytes", "cloud", "os",
+            "software", "env_vars"}  # fmt: skip
 CPU_KEYS = {"vendor", "name", "family", "core", "expected_llvm_cpu", "model_name", "vendor_id",
             "cpu_family", "cpu_model", "implementer", "part", "candidates", "known"}  # fmt: skip
 

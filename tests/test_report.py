@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from harness import report
 from harness.errors import UserError
 from harness.report import escape_json, flatten, render_report, write_report
+from harness.report_figures import pareto
+from harness.report_summary import sentence
 
 HOSTILE_HOST = "<script>alert(1)</script>"
 HOSTILE_INSTANCE = '"><img src=x onerror=alert(1)>'
@@ -203,7 +205,8 @@ def test_embedded_json_keeps_hostile_strings_as_data(page: str) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; (x86_64)" in names
     raw = re.search(r'<script type="application/json" id="rows-data">(.*?)</script>', page, re.S)
     assert raw is not None
-    records = json.loads(raw.group(1))
+    table = json.loads(raw.group(1))  # columnar: {"columns": [...], "data": [[...], ...]}
+    records = [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
     assert {r["host"] for r in records} == {"graviton4", HOSTILE_HOST}
     assert HOSTILE_INSTANCE in {r["instance_type"] for r in records}
 
@@ -306,3 +309,51 @@ def test_write_report_failure_keeps_the_old_file(
         write_report(_rows(), _environments(), out)
     assert out.read_text() == "old report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_sections_without_data_say_so_in_one_line(page: str) -> None:
+    """Bare rows (no prices, one thread count per mode, no runs) give one line per section."""
+    for line in ("No priced targets with whole-instance results",
+                 "Every target ran one thread count", "The roofline needs the run directories",
+                 "Each case ran under one compile profile", "History needs the run directories",
+                 "No emulated results.", "No prices: these results were not priced"):  # fmt: skip
+        assert line in page
+
+
+def test_only_each_host_kinds_latest_run_is_compared() -> None:
+    """A host measured twice shows its newer run in the tables; the older one stays in the data."""
+    old = _rows().query("run_id == 'r1'").assign(median_s=0.5)
+    html = render_report(pd.concat([old.assign(run_id="20250101T000000Z-0001"),
+                                    _rows().query("run_id == 'r1'")]), [])  # fmt: skip
+    cells = [c for cls, c in _summary_rows(html)]
+    assert len(cells) == 4 and "2 k tokens/s" not in " ".join(" ".join(c) for c in cells)
+    assert '"20250101T000000Z-0001"' in html  # the raw rows keep every run
+
+
+def test_baseline_defaults_to_the_first_x86_target_and_says_so(page: str) -> None:
+    """Without --baseline the incumbent (x86) is the baseline, and the page says how it chose."""
+    assert "Baseline: &#34;&gt;&lt;img src=x onerror=alert(1)&gt; (the first x86-64 target" in page
+    named = render_report(_rows(), [], baseline="graviton4")
+    assert "Baseline: graviton4 (chosen with --baseline)." in named
+
+
+def test_pareto_frontier_keeps_what_no_cheaper_target_beats() -> None:
+    """Sorted by price, a point joins the frontier only when it beats every cheaper point."""
+    points = [(0.2, 1.0), (0.1, 0.5), (0.3, 0.9), (0.4, 2.0), (0.1, 0.7)]
+    assert pareto(points) == [(0.1, 0.7), (0.2, 1.0), (0.4, 2.0)]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "n", "expected"),
+    [(1.3, 1.5, 6, "1.4x the work per dollar of c7i on embed workloads (95% CI 1.3\u20131.5, "
+                   "6 cases)."),
+     (0.9, 1.6, 6, "no clear difference in work per dollar from c7i on embed workloads (1.4x, "
+                   "95% CI 0.90\u20131.6, 6 cases)."),
+     (math.nan, math.nan, 1, "1.4x the work per dollar of c7i on embed workloads, from 1 case "
+                             "only: too few for a confidence interval.")],
+)  # fmt: skip
+def test_verdict_claims_a_difference_only_when_the_interval_excludes_one(
+    low: float, high: float, n: int, expected: str
+) -> None:
+    row = {"geomean": 1.4, "ci_low": low, "ci_high": high, "n": n, "category": "embed"}
+    assert sentence("c8g", "c7i", "work per dollar", row) == f"c8g: {expected}"

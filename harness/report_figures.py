@@ -1,0 +1,308 @@
+"""Plotly figures as plain dicts: per-workload bars, performance against price, scaling.
+
+Figures are built as JSON-ready dicts rather than ``plotly.graph_objects``: validating a few
+hundred figures of a nightly report costs seconds and buys nothing the browser tests do not
+check. Every label goes through ``esc``; a trace's ``meta`` carries the raw filter keys
+(arch, cloud, category) that the page's script compares, and plotly never renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+from harness.pricing import busy_cores
+from harness.report_data import ARCH_COLORS, ReportData
+from harness.report_format import (
+    Figure,
+    dump,
+    esc,
+    finite,
+    group,
+    num,
+    rows_of,
+    text,
+    throughput_ci,
+)
+from harness.report_summary import Summary
+from harness.report_tables import Filters
+
+GRID = "#e5e5e5"
+HOVER = "%{customdata[0]}<br>%{x}<br>%{y:.4s} "
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One figure: its div id, an accessible title, its escaped JSON and filter keys."""
+
+    dom_id: str
+    title: str
+    figure_json: Markup
+    filters: Filters
+
+
+def chart(dom_id: str, title: str, figure: Figure, filters: Filters | None = None) -> Chart:
+    return Chart(dom_id, title, dump(figure), filters or Filters(None, "", ""))
+
+
+def meta(row: dict[str, Any], category: bool = False) -> dict[str, str]:
+    """The keys the page's filters read from a trace."""
+    found = {"arch": str(row["arch"]), "cloud": str(row["cloud"])}
+    return found | ({"category": str(row["category"])} if category else {})
+
+
+def axis(title: str, **extra: Any) -> dict[str, Any]:
+    return {"title": {"text": esc(title)}, "gridcolor": GRID, "zerolinecolor": GRID,
+            "automargin": True, **extra}  # fmt: skip
+
+
+def layout(title: str, height: int = 420, **extra: Any) -> dict[str, Any]:
+    """A white, compact layout with the legend below the plot."""
+    return {
+        "title": {"text": esc(title)}, "height": height, "paper_bgcolor": "#fff",
+        "plot_bgcolor": "#fff",
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
+        "margin": {"l": 64, "r": 20, "t": 56, "b": 72}, "hovermode": "closest", **extra,
+    }  # fmt: skip
+
+
+def panels(count: int) -> list[list[float]]:
+    """Side-by-side x domains: the first panel widest."""
+    return {1: [[0.0, 1.0]], 2: [[0.0, 0.6], [0.7, 1.0]],
+            3: [[0.0, 0.46], [0.55, 0.76], [0.84, 1.0]]}[count]  # fmt: skip
+
+
+def panel_title(index: int, domain: Sequence[float], title: str) -> dict[str, Any]:
+    return {"text": f"<b>{esc(title)}</b>", "showarrow": False, "xref": "paper", "yref": "paper",
+            "x": (domain[0] + domain[1]) / 2, "y": 1.02, "xanchor": "center",
+            "yanchor": "bottom", "name": f"panel-{index}"}  # fmt: skip
+
+
+def category_label(row: dict[str, Any]) -> str:
+    """The x-axis category of a case: mode, thread count, and profile when not native."""
+    threads = int(row["threads"])
+    label = f"{text(row['mode'])}, {threads} thread{'' if threads == 1 else 's'}"
+    profile = row.get("profile")
+    return esc(label if profile in (None, "native") else f"{label}, {profile}")
+
+
+def native_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The native profile's rows when there are any (the other profiles are the ablation)."""
+    native = [r for r in rows if r["profile"] == "native"]
+    return native or rows
+
+
+def _errors(values: list[float], lows: list[float], highs: list[float]) -> dict[str, Any]:
+    plus = [num(h - v) if finite(h) else None for v, h in zip(values, highs, strict=True)]
+    minus = [num(v - lo) if finite(lo) else None for v, lo in zip(values, lows, strict=True)]
+    return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus}
+
+
+def _bars(rows: list[dict[str, Any]], label: str, color: str, unit: str) -> dict[str, Any]:
+    """One bar per (mode, threads, profile) of one host, with asymmetric CI error bars."""
+    values = [r["work"] / r["median_s"] for r in rows]
+    cis = [throughput_ci(r) for r in rows]
+    return {
+        "type": "bar", "name": esc(label), "legendgroup": esc(label), "marker": {"color": color},
+        "x": [category_label(r) for r in rows], "y": values,
+        "error_y": _errors(values, [c[0] for c in cis], [c[1] for c in cis]),
+        "customdata": [[esc(label)]] * len(rows), "meta": meta(rows[0]),
+        "hovertemplate": HOVER + esc(unit) + "/s<extra></extra>",
+    }  # fmt: skip
+
+
+def _cost_bars(rows: list[dict[str, Any]], label: str, color: str, unit: str) -> dict[str, Any]:
+    values = [r["usd_per_million"] for r in rows]
+    return {
+        "type": "bar", "name": esc(label), "legendgroup": esc(label), "showlegend": False,
+        "marker": {"color": color}, "xaxis": "x2", "yaxis": "y2",
+        "x": [category_label(r) for r in rows], "y": values,
+        "error_y": _errors(values, [r["usd_per_million_low"] for r in rows],
+                           [r["usd_per_million_high"] for r in rows]),
+        "customdata": [[esc(label)]] * len(rows), "meta": meta(rows[0]),
+        "hovertemplate": "%{customdata[0]}<br>%{x}<br>$%{y:.4g} per million " + esc(unit)
+        + "<extra></extra>",
+    }  # fmt: skip
+
+
+def _latency_bars(rows: list[dict[str, Any]], label: str, color: str, axis_: int) -> dict[str, Any]:
+    x, y = [], []
+    several = len(rows) > 1
+    for r in rows:
+        for p in ("p50", "p90", "p99"):
+            x.append(f"{p}, {category_label(r)}" if several else p)
+            y.append(num(r[f"{p}_s"] * 1e3))
+    return {
+        "type": "bar", "name": esc(label), "legendgroup": esc(label), "showlegend": False,
+        "marker": {"color": color}, "xaxis": f"x{axis_}", "yaxis": f"y{axis_}", "x": x, "y": y,
+        "customdata": [[esc(label)]] * len(x), "meta": meta(rows[0]),
+        "hovertemplate": "%{customdata[0]}<br>%{x}<br>%{y:.4g} ms per step<extra></extra>",
+    }  # fmt: skip
+
+
+def workload_figure(workload: str, cases: list[dict[str, Any]], colors: dict[str, str]) -> Figure:
+    """Throughput per host (CI error bars); cost per million units and step latency beside."""
+    unit = text(cases[0]["unit"])
+    valid = [r for r in cases if r["ok"]]
+    extra = [
+        ("USD per million " + unit, [r for r in valid if finite(r["usd_per_million"])]),
+        ("step latency, ms", native_first([r for r in valid if finite(r["p50_s"])])),
+    ]
+    extra = [(title, part) for title, part in extra if part]
+    domains = panels(1 + len(extra))
+    data = [_bars(rows, str(label), colors[str(label)], unit)
+            for (label,), rows in group(valid, "label").items()]  # fmt: skip
+    fig_layout = layout(workload, barmode="group",
+                        xaxis=axis("", type="category", domain=domains[0]),
+                        yaxis=axis(f"{unit}/s", rangemode="tozero"))  # fmt: skip
+    notes = [panel_title(1, domains[0], "throughput")] if extra else []
+    for index, (title, part) in enumerate(extra, start=2):
+        for (label,), rows in group(part, "label").items():
+            color = colors[str(label)]
+            trace = (_cost_bars(rows, str(label), color, unit) if title.startswith("USD")
+                     else _latency_bars(rows, str(label), color, index))  # fmt: skip
+            data.append(trace | {"xaxis": f"x{index}", "yaxis": f"y{index}"})
+        fig_layout[f"xaxis{index}"] = axis("", type="category", domain=domains[index - 1],
+                                          anchor=f"y{index}")  # fmt: skip
+        fig_layout[f"yaxis{index}"] = axis("", anchor=f"x{index}", rangemode="tozero")
+        notes.append(panel_title(index, domains[index - 1], title))
+    if not valid:
+        notes.append({"text": "no valid measurements", "showarrow": False, "x": 0.5, "y": 0.5,
+                      "xref": "paper", "yref": "paper"})  # fmt: skip
+    return {"data": data, "layout": fig_layout | {"annotations": notes}}
+
+
+def workload_charts(data: ReportData) -> list[Chart]:
+    """One chart per workload, in name order (failed cases are not drawn)."""
+    charts = []
+    for index, ((workload,), cases) in enumerate(group(data.cur, "workload").items()):
+        figure = workload_figure(str(workload), cases, data.colors)
+        found = Filters(str(cases[0]["category"]), "", "")
+        charts.append(chart(f"chart-{index}", f"Throughput of {workload}", figure, found))
+    return charts
+
+
+def pareto(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no cheaper-or-equal point beats: the most throughput for the money."""
+    frontier: list[tuple[float, float]] = []
+    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not frontier or y > frontier[-1][1]:
+            frontier.append((x, y))
+    return frontier
+
+
+def _price_point(r: dict[str, Any], g: dict[str, Any], legend: bool) -> dict[str, Any]:
+    """One priced target: hourly price against its geomean relative throughput."""
+    x, y = float(r["price_per_hour"]), float(g["geomean"])
+    return {
+        "type": "scatter", "mode": "markers+text", "name": esc(r["arch"]),
+        "legendgroup": esc(r["arch"]), "showlegend": legend,
+        "x": [x], "y": [y], "text": [esc(r["target"])], "textposition": "top center",
+        "marker": {"size": 11, "color": ARCH_COLORS.get(str(r["arch"]), "#555"),
+                   "symbol": "diamond" if r["arch"] == "aarch64" else "circle"},
+        "error_y": _errors([y], [g["ci_low"]], [g["ci_high"]]),
+        "meta": meta(r) | {"role": "point"},
+        "hovertemplate": f"{esc(r['target'])}<br>$%{{x:.4g}}/h<br>%{{y:.3g}}x<extra></extra>",
+    }  # fmt: skip
+
+
+def price_chart(summary: Summary, data: ReportData) -> Chart | None:
+    """Geomean relative throughput against hourly price per target, Pareto frontier drawn."""
+    part = summary.frames.get(("throughput", "rate"), pd.DataFrame())
+    if part.empty:
+        return None
+    overall = {str(r["group"]): r for r in rows_of(part) if r["category"] == "all"}
+    priced = [r for r in data.cur if finite(r["price_per_hour"]) and r["target"] in overall]
+    traces, seen = [], set()
+    for (_,), rows in group(priced, "target").items():
+        traces.append(
+            _price_point(rows[0], overall[rows[0]["target"]], rows[0]["arch"] not in seen)
+        )
+        seen.add(rows[0]["arch"])
+    if not traces:
+        return None
+    points = [(t["x"][0], t["y"][0]) for t in traces]
+    front = pareto(points)
+    front.append((max(x for x, _ in points), front[-1][1]))  # best buy up to the dearest price
+    traces.append({"type": "scatter", "mode": "lines", "name": "Pareto frontier",
+                   "x": [p[0] for p in front], "y": [p[1] for p in front],
+                   "line": {"dash": "dash", "color": "#444", "shape": "hv"},
+                   "meta": {"role": "frontier"}, "hoverinfo": "skip"})  # fmt: skip
+    fig_layout = layout("Throughput against price",
+                        xaxis=axis("price per hour, USD", rangemode="tozero"),
+                        yaxis=axis(f"throughput vs {summary.baseline} (geomean, rate mode)",
+                                   rangemode="tozero"))  # fmt: skip
+    figure = {"data": traces, "layout": fig_layout}
+    return chart("price-0", "Throughput against hourly price", figure)
+
+
+def _scaling_values(r: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
+    """Throughput, per busy vCPU and per busy physical core of one row."""
+    vcpu = r["throughput_per_vcpu"]
+    vcpu = vcpu if finite(vcpu) else r["tput"] / r["threads"]
+    core = r.get("throughput_per_core")
+    if not finite(core) and finite(r["physical_cores"]):
+        core = r["tput"] / busy_cores(int(r["threads"]), int(r["physical_cores"]))
+    return num(r["tput"]), num(vcpu), num(core)
+
+
+def _scaling_traces(label: str, rows: list[dict[str, Any]], color: str) -> list[dict[str, Any]]:
+    """One line per panel (throughput, per vCPU, per core) of one host's sweep."""
+    rows = sorted(rows, key=lambda r: r["threads"])
+    values = [_scaling_values(r) for r in rows]
+    lines = [{
+        "type": "scatter", "mode": "lines+markers", "name": esc(label), "legendgroup": esc(label),
+        "showlegend": i == 0, "line": {"color": color}, "meta": meta(rows[0]),
+        "x": [r["threads"] for r in rows], "y": [v[i] for v in values],
+        "xaxis": f"x{i + 1 if i else ''}", "yaxis": f"y{i + 1 if i else ''}",
+        "hovertemplate": f"{esc(label)}<br>%{{x}} threads<br>%{{y:.4s}}<extra></extra>",
+    } for i in range(3)]  # fmt: skip
+    return lines + _smt_knee(label, rows, lines, color)
+
+
+def _smt_knee(label: str, rows: list[dict[str, Any]], lines: list[dict[str, Any]],
+              color: str) -> list[dict[str, Any]]:  # fmt: skip
+    """A dotted line at the physical core count when the sweep goes past it (SMT threads)."""
+    cores = rows[0]["physical_cores"]
+    if not finite(cores) or max(r["threads"] for r in rows) <= cores:
+        return []
+    name = esc(f"{label}: SMT past {int(cores)} core{'' if cores == 1 else 's'}")
+    return [{
+        "type": "scatter", "mode": "lines", "name": name, "legendgroup": name,
+        "showlegend": i == 0, "line": {"color": color, "dash": "dot", "width": 1},
+        "x": [cores, cores], "y": [0, max((y for y in line["y"] if y is not None), default=0)],
+        "xaxis": line["xaxis"], "yaxis": line["yaxis"], "meta": line["meta"], "hoverinfo": "name",
+    } for i, line in enumerate(lines)]  # fmt: skip
+
+
+def _scaling_layout(workload: str, unit: str) -> dict[str, Any]:
+    domains, titles = panels(3), ("throughput", "per vCPU", "per physical core")
+    notes = [panel_title(i + 1, d, t) for i, (d, t) in enumerate(zip(domains, titles, strict=True))]
+    out = layout(f"Scaling: {workload}", annotations=notes)
+    for i, domain in enumerate(domains):
+        suffix = str(i + 1) if i else ""
+        out[f"xaxis{suffix}"] = axis("threads", domain=domain, anchor=f"y{suffix}", dtick=1)
+        out[f"yaxis{suffix}"] = axis(f"{unit}/s" if i == 0 else "", anchor=f"x{suffix}",
+                                     rangemode="tozero")  # fmt: skip
+    return out
+
+
+def scaling_charts(data: ReportData) -> list[Chart]:
+    """Per workload: throughput, per vCPU and per core against threads, for hosts that swept."""
+    rate = native_first([r for r in data.cur if r["ok"] and r["mode"] == "rate"])
+    charts: list[Chart] = []
+    for (workload,), cases in group(rate, "workload").items():
+        swept = {label: rows for (label,), rows in group(cases, "label").items()
+                 if len({r["threads"] for r in rows}) > 1}  # fmt: skip
+        if not swept:
+            continue
+        traces = [t for label, rows in swept.items()
+                  for t in _scaling_traces(str(label), rows, data.colors[str(label)])]  # fmt: skip
+        figure = {"data": traces, "layout": _scaling_layout(str(workload), text(cases[0]["unit"]))}
+        found = Filters(str(cases[0]["category"]), "", "")
+        charts.append(chart(f"scaling-{len(charts)}", f"Scaling of {workload}", figure, found))
+    return charts

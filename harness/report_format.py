@@ -1,0 +1,160 @@
+"""Formatting and escaping shared by the report's sections.
+
+Every string in the results is untrusted. Two rules keep it text: plotly labels go through
+``esc`` (plotly.js renders a subset of HTML in names, titles, ticks and hover text), and JSON
+placed inside a ``<script>`` element goes through ``escape_json`` (no ``<``, ``>`` or ``&``).
+Values that only scripts compare (filter keys in trace ``meta``) stay raw inside escaped JSON.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+MISSING = "—"
+_SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+Figure = dict[str, Any]
+
+
+def missing(value: Any) -> bool:
+    """True for None, pandas NA and NaN."""
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, numbers.Real) and math.isnan(value)
+
+
+def text(value: Any) -> str:
+    """A display string, or MISSING for None/NaN."""
+    return MISSING if missing(value) else str(value)
+
+
+def finite(value: Any) -> bool:
+    """True when value is a finite real number (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def num(value: Any) -> float | None:
+    """A finite float for figure JSON, else None (JSON has no NaN; plotly reads null as a gap)."""
+    return float(value) if finite(value) else None
+
+
+def flag(value: Any) -> bool:
+    """A truthy cell; None and NaN (a column some rows lack) read as False."""
+    return not missing(value) and bool(value)
+
+
+def si(value: float) -> str:
+    """Four significant digits with an SI prefix (k, M, G, T)."""
+    for scale, prefix in _SI_PREFIXES:
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {prefix}"
+    return f"{value:.4g}"
+
+
+def seconds(value: Any) -> str:
+    """A duration in s, ms, µs or ns; MISSING when not a finite number."""
+    if not finite(value):
+        return MISSING
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {unit}"
+    return f"{value / 1e-9:.4g} ns"
+
+
+def ratio(value: float, low: float, high: float) -> str:
+    """A relative figure with its interval, ``1.42x (1.31-1.52)`` (an en dash on the page)."""
+    if not finite(value):
+        return MISSING
+    if finite(low) and finite(high):
+        return f"{value:.3g}x ({low:.3g}\u2013{high:.3g})"
+    return f"{value:.3g}x"
+
+
+def threads(count: Any) -> str:
+    """'1 thread', '4 threads'."""
+    return f"{count} thread{'' if count == 1 else 's'}"
+
+
+def usd(value: Any, digits: int = 4) -> str:
+    """A dollar amount to ``digits`` significant digits, never in exponent notation."""
+    if not finite(value):
+        return MISSING
+    places = max(digits - 1 - math.floor(math.log10(abs(value))), 0) if value else 2
+    return f"${value:.{places}f}"
+
+
+def is_ok(row: Any) -> bool:
+    """True when a case is valid and has a positive finite median time and work."""
+    valid = row["valid"]
+    if missing(valid) or not bool(valid):
+        return False
+    return finite(row["median_s"]) and row["median_s"] > 0 and finite(row["work"])
+
+
+def throughput_ci(row: Any) -> tuple[float, float]:
+    """The throughput 95% CI (work/ci_high_s, work/ci_low_s); NaN where unknown."""
+    low_s, high_s, work = row["ci_low_s"], row["ci_high_s"], row["work"]
+    low = work / high_s if finite(high_s) and high_s > 0 else math.nan
+    high = work / low_s if finite(low_s) and low_s > 0 else math.nan
+    return low, high
+
+
+def escape_json(text_: str) -> Markup:
+    """Make JSON text safe inside a <script> element: no '<', '>' or '&' survives."""
+    return Markup(text_.translate(_JSON_ESCAPES))  # safe: no '<', '>' or '&' is left
+
+
+def dump(value: Any) -> Markup:
+    """Strict JSON (NaN as null) escaped for a <script> element."""
+    return escape_json(json.dumps(value, separators=(",", ":"), allow_nan=False, default=str))
+
+
+def esc(value: Any) -> str:
+    """HTML-escape a label for plotly.js, which renders a subset of HTML in labels."""
+    return html.escape(text(value), quote=True)
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Flatten nested dicts and lists into (dotted key, text) pairs, in insertion order."""
+    if isinstance(value, dict) and value:
+        items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in value.items()]
+        return [p for key, v in items for p in flatten(v, key)]
+    if isinstance(value, list | tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+        return [p for i, v in enumerate(value) for p in flatten(v, f"{prefix}.{i}")]
+    if isinstance(value, list | tuple):
+        return [(prefix, ", ".join(text(v) for v in value))]
+    if isinstance(value, dict):
+        return [(prefix, "")] if prefix else []
+    return [(prefix, text(value))]
+
+
+def rows_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts, built column by column: ``to_dict("records")`` goes through the row
+    indexer and is some fifty times slower on the report's wide frames."""
+    columns = [str(c) for c in frame.columns]
+    values = [frame[c].tolist() for c in frame.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _order(value: Any) -> tuple[int, float, str]:
+    """Sort numbers before text, numbers by value: thread counts sort 1, 2, 16."""
+    return (0, float(value), "") if finite(value) else (1, 0.0, text(value))
+
+
+def group(
+    rows: Iterable[dict[str, Any]], *keys: str
+) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    """Rows by the values of ``keys``, groups in sorted key order, rows in their given order."""
+    out: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(tuple(row[k] for k in keys), []).append(row)
+    return dict(sorted(out.items(), key=lambda item: tuple(_order(v) for v in item[0])))

@@ -1,0 +1,235 @@
+"""The report's tables: cases, failures, compile profiles, prices, emulated runs, hosts.
+
+A failed case carries its error and never a number: every measured cell is MISSING, so a
+work count or a stale time cannot be read as a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.report_data import RunInfo
+from harness.report_format import (
+    MISSING,
+    finite,
+    flatten,
+    group,
+    seconds,
+    si,
+    text,
+    throughput_ci,
+    usd,
+)
+
+_TEXT_FIELDS = ("workload", "mode", "host", "arch", "cpu", "instance_type", "size")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The keys the page's filters match an element on (data-category, data-arch...)."""
+
+    category: str | None
+    arch: str
+    cloud: str
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One measured case, formatted for the cases table."""
+
+    workload: str
+    mode: str
+    threads: int
+    host: str
+    arch: str
+    cpu: str
+    instance_type: str
+    size: str
+    ok: bool
+    throughput: str
+    ci: str
+    median: str
+    compile: str
+    profile: str
+    cost: str
+    cost_note: str
+    latency: str
+    load: str
+    error: str
+    filters: Filters
+
+
+def filters(row: dict[str, Any], category: bool = True) -> Filters:
+    return Filters(str(row["category"]) if category else None, str(row["arch"]), str(row["cloud"]))
+
+
+def _cost(row: dict[str, Any]) -> tuple[str, str]:
+    """USD per million units with its interval; or MISSING and why the row has no cost."""
+    if finite(row["usd_per_million"]):
+        low, high = row["usd_per_million_low"], row["usd_per_million_high"]
+        spread = f" ({usd(low)}\u2013{usd(high)})" if finite(low) and finite(high) else ""
+        return f"{usd(row['usd_per_million'])}{spread}", ""
+    status = row["cost_status"]
+    return MISSING, (f"not priced: {status}" if isinstance(status, str) else "not priced")
+
+
+def _latency(row: dict[str, Any]) -> str:
+    parts = [
+        f"{p} {seconds(row[f'{p}_s'])}" for p in ("p50", "p90", "p99") if finite(row[f"{p}_s"])
+    ]
+    return " · ".join(parts) if parts else MISSING
+
+
+def load_note(row: dict[str, Any]) -> str:
+    """'noisy host (steal 12%, other load 3%)' for a case the harness flagged, else ''."""
+    if not row["noisy"]:
+        return ""
+    pairs = (("steal", "steal"), ("other load", "other_load"))
+    shares = [f"{name} {row[k]:.0%}" for name, k in pairs if finite(row[k])]
+    return "noisy host" + (f" ({', '.join(shares)})" if shares else "")
+
+
+def _profile(row: dict[str, Any]) -> str:
+    isa = row["vector_isa"]
+    return f"{row['profile']} ({isa})" if isinstance(isa, str) and isa else str(row["profile"])
+
+
+def table_row(row: dict[str, Any]) -> TableRow:
+    """Format one case; a failed case carries no numbers, only its error."""
+    ok = bool(row["ok"])
+    unit = f"{text(row['unit'])}/s"
+    throughput = ci = median = compile_ = cost = latency = MISSING
+    note = ""
+    if ok:
+        throughput = f"{si(row['work'] / row['median_s'])} {unit}"
+        low, high = throughput_ci(row)
+        if finite(low) and finite(high):
+            ci = f"{si(low)} \u2013 {si(high)} {unit}"
+        median, compile_ = seconds(row["median_s"]), seconds(row["compile_s"])
+        (cost, note), latency = _cost(row), _latency(row)
+    error = "" if ok else (text(row["error"]) if text(row["error"]) != MISSING else "failed")
+    texts = {name: text(row[name]) for name in _TEXT_FIELDS}
+    return TableRow(
+        **texts, threads=int(row["threads"]), ok=ok, throughput=throughput, ci=ci, median=median,
+        compile=compile_, profile=_profile(row), cost=cost, cost_note=note, latency=latency,
+        load=load_note(row) if ok else "", error=error, filters=filters(row),
+    )  # fmt: skip
+
+
+def case_rows(rows: list[dict[str, Any]]) -> list[TableRow]:
+    return [table_row(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    """Where one target's price came from."""
+
+    target: str
+    arch: str
+    cloud: str
+    price: str
+    kind: str
+    region: str
+    date: str
+    source: str
+    how: str
+    filters: Filters
+
+
+def price_rows(rows: list[dict[str, Any]]) -> tuple[list[PriceRow], list[str]]:
+    """One row per priced target; and a line per unpriced target saying why."""
+    priced: list[PriceRow] = []
+    unpriced: list[str] = []
+    for (target,), found in group(rows, "target").items():
+        has = [r for r in found if finite(r["price_per_hour"])]
+        if not has:
+            unpriced.append(f"{target}: {why_unpriced(found)}")
+            continue
+        r = has[0]
+        priced.append(PriceRow(
+            str(target), str(r["arch"]), str(r["cloud"]), f"{usd(r['price_per_hour'])}/h",
+            text(r["price_kind"]), text(r["price_region"]), text(r["price_date"]),
+            text(r["price_source"]), text(r["match_how"]), filters(r, category=False),
+        ))  # fmt: skip
+    return priced, unpriced
+
+
+def why_unpriced(rows: list[dict[str, Any]]) -> str:
+    """The most common cost status of a target's rows (why it has no cost figures)."""
+    statuses = [s for s in (r["cost_status"] for r in rows) if isinstance(s, str)]
+    if not statuses:
+        return "no prices in these rows (give --prices or report priced rows)"
+    return max(sorted(set(statuses)), key=statuses.count)
+
+
+@dataclass(frozen=True)
+class HostEnv:
+    """One host's identification: its latest run's environment, flattened."""
+
+    run_id: str
+    host: str
+    runs: list[str]
+    pairs: list[tuple[str, str]]
+    changed: list[str]
+    filters: Filters
+
+
+def _host_key(env: dict[str, Any]) -> tuple[str, ...]:
+    cloud = env.get("cloud") if isinstance(env.get("cloud"), dict) else {}
+    return (text(env.get("host")), text(env.get("arch")), text((cloud or {}).get("instance_type")))
+
+
+def host_envs(infos: dict[str, RunInfo], order: Sequence[str]) -> list[HostEnv]:
+    """Per host (name, arch, type): the latest run's environment, and keys that changed."""
+    by_host: dict[tuple[str, ...], list[RunInfo]] = {}
+    for run_id in order:
+        if run_id in infos:
+            info = infos[run_id]
+            by_host.setdefault(_host_key(info.env), []).append(info)
+    out = []
+    for key, runs in by_host.items():
+        last = runs[-1]
+        pairs = flatten(last.env)
+        found = Filters(None, key[1], last.cloud)
+        changed = _changed([dict(flatten(i.env)) for i in runs])
+        out.append(HostEnv(last.run_id, key[0], [i.run_id for i in runs], pairs, changed, found))
+    return out
+
+
+def _changed(envs: list[dict[str, str]]) -> list[str]:
+    """Keys whose value differs between runs of one host: 'key: a → b'."""
+    keys = dict.fromkeys(k for env in envs for k in env)
+    notes = []
+    for key in keys:
+        values = list(dict.fromkeys(env.get(key, MISSING) for env in envs))
+        if len(values) > 1:
+            notes.append(f"{key}: {' → '.join(values)}")
+    return notes[:40]
+
+
+@dataclass(frozen=True)
+class EmulatedRow:
+    """A case timed under QEMU: its validation status, and a time that is never compared."""
+
+    workload: str
+    mode: str
+    threads: int
+    host: str
+    arch: str
+    profile: str
+    status: str
+    median: str
+    filters: Filters
+
+
+def emulated_rows(rows: list[dict[str, Any]]) -> list[EmulatedRow]:
+    out = []
+    for r in rows:
+        status = "valid" if r["ok"] else f"failed: {text(r['error'])}"
+        median = seconds(r["median_s"]) if r["ok"] else MISSING
+        out.append(EmulatedRow(text(r["workload"]), text(r["mode"]), int(r["threads"]),
+                               text(r["host"]), text(r["arch"]), _profile(r), status, median,
+                               filters(r)))  # fmt: skip
+    return out

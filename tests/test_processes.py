@@ -1,0 +1,93 @@
+"""Cases measured in several worker processes: fixed input layout, pooled rounds, and the test
+compare runs on the processes' medians."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import Harness
+from harness.layout import PAGE, STAGGER, place
+from harness.significance import pair_test, welch_log
+
+medians = st.lists(st.floats(1e-6, 1.0), min_size=2, max_size=12)
+
+
+def test_placed_inputs_keep_values_and_start_at_fixed_offsets() -> None:
+    """Every array lands at a page plus its own stagger; scalars and nesting pass through."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(1000), rng.integers(0, 9, (7, 5))
+    out = place((a, 3, (b, "x"), [a[:10]]))
+    assert out[1] == 3 and out[2][1] == "x"
+    for k, (got, want) in enumerate([(out[0], a), (out[2][0], b), (out[3][0], a[:10])]):
+        assert np.array_equal(got, want) and got.dtype == want.dtype
+        assert got.ctypes.data % PAGE == (k * STAGGER) % PAGE
+
+
+def test_strided_arrays_are_left_where_they_are() -> None:
+    """A non-contiguous view keeps its layout: a kernel may rely on it."""
+    a = np.arange(100.0)[::2]
+    assert place((a,))[0] is a
+
+
+@given(medians)
+def test_identical_process_medians_never_differ(values: list[float]) -> None:
+    """The same replicates on both sides give ratio 1 and no significance."""
+    test = welch_log(values, values)
+    assert test.time_ratio == pytest.approx(1.0) and (test.p_value or 0) > 0.5
+
+
+@settings(deadline=None)
+@given(st.lists(st.floats(0.97, 1.03), min_size=3, max_size=10), st.floats(1e-5, 1.0))
+def test_a_thirty_percent_slowdown_within_three_percent_noise_is_significant(
+    spread: list[float], scale: float
+) -> None:
+    """Every replicate 1.3x slower, with the processes within 3% of each other, is found."""
+    base = [scale * s for s in spread]
+    test = welch_log(base, [1.3 * x for x in base])
+    assert test.time_ratio == pytest.approx(1.3)
+    assert test.p_value is not None and test.p_value < 1e-3 and test.ci[0] > 1.2
+
+
+def test_one_process_on_a_side_falls_back_to_the_rounds() -> None:
+    """Without two replicates per side the rounds are tested, and the method says so."""
+    rounds = [1.0, 1.01, 0.99, 1.02, 1.0]
+    test = pair_test(([1.0], rounds, 1.0), ([2.0, 2.1], [2 * r for r in rounds], 2.0), 200, 0, "x")
+    assert test.method == "rounds" and test.time_ratio == 2.0
+    both = pair_test(([1.0, 1.1], rounds, 1.0), ([2.0, 2.2], rounds, 2.0), 200, 0, "x")
+    assert both.method == "processes" and math.isclose(both.time_ratio, 2.0)
+
+
+@pytest.mark.slow
+def test_three_processes_pool_their_rounds_and_keep_each_median(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """``--processes 3``: one case entry, rounds from three workers, cold compile from the first."""
+    out = tmp_path / "out"
+    result = harness("run", "--size", "tiny", "--mode", "speed", "--workloads", "triad",
+                     "--no-roofline", "--processes", "3", "--min-rounds", "9",
+                     "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (run,) = out.iterdir()
+    (case,) = json.loads((run / "manifest.json").read_text())["cases"]
+    (bench,) = json.loads((run / "benchmarks.json").read_text())["benchmarks"]
+    sizes = bench["extra_info"]["process_rounds"]
+    assert len(case["process_medians"]) == 3 and len(sizes) == 3 and min(sizes) >= 5
+    assert case["stats"]["rounds"] == sum(sizes) == len(bench["stats"]["data"])
+    assert bench["stats"]["rounds"] == sum(sizes)
+    assert case["compile_s"] > case["cache_load_s"] > 0
+    assert result.stdout.count("triad/tiny") <= 2  # one line per case, not per process
+
+
+def test_a_bad_process_count_is_one_line(harness: Harness, tmp_path: Path) -> None:
+    """``--processes 0`` is refused before anything runs."""
+    result = harness("run", "--processes", "0", "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "processes '0'" not in result.stderr
+    assert "processes 0 must be a whole number from 1 to 100" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
