@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: bench test lint unit perf clean aarch64-env test-deps
+.PHONY: bench test lint unit perf clean aarch64-env test-deps test-aarch64
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: lint test-deps aarch64-env unit
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+## test-aarch64: every workload under QEMU at tiny size, and the crosscheck against x86 (about
+## ten minutes on two cores; `make test` runs three of them). CI runs both.
+test-aarch64: $(STAMP) aarch64-env
+	HARNESS_EMULATED_WORKLOADS=all $(BIN)/python -m pytest -q tests/test_emulated.py $(ARGS)
 
 ## test-deps: the system packages the tests use as real parts (sshd, chromium)
 test-deps:

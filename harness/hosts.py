@@ -16,132 +16,28 @@ import sys
 import tarfile
 import tempfile
 import threading
-import tomllib
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from harness.errors import UserError
+from harness.fleet import Host, check_unique, load_fleet, parse_host
 from harness.results import atomic_write_json, load_run, make_run_dir, new_run_id
 
 CONNECT_TIMEOUT_S = 10
 FLEET = "fleet.json"
 STAGES = ("connect", "ship", "setup", "run", "fetch")
 _PIP = ("-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q")
-
-
-@dataclass(frozen=True)
-class Host:
-    """One SSH host of a fleet, and how the harness is set up there."""
-
-    name: str
-    address: str
-    port: int = 22
-    user: str | None = None  # None: ssh's own default (its config, or the local user)
-    identity_file: Path | None = None
-    known_hosts: Path | None = None  # None: ssh's default, the user's ~/.ssh/known_hosts
-    check_host_key: bool = True
-    instance_type: str | None = None
-    price: float | None = None
-    python: str = "python3"
-    workdir: str = "~/.ai-cpu-harness"
-    setup: Literal["venv", "existing"] = "venv"
-    wheelhouse: Path | None = None
-
-    def __post_init__(self) -> None:
-        if problem := _host_problem(self):
-            raise UserError(f"host {self.name!r}: {problem}")
-
-    @property
-    def target(self) -> str:
-        return f"{f'[{self.address}]' if ':' in self.address else self.address}:{self.port}"
-
-
-_NAME = re.compile(r"(?!logs$)[\w:@\[\]][\w.:@\[\]-]*")  # also the host's local folder name
-
-
-def _host_problem(h: Host) -> str | None:
-    texts = (h.address, h.python, h.workdir, h.user or "-")
-    checks = (
-        (not _NAME.fullmatch(h.name), "key 'name': use letters, digits, . _ - : @ (not 'logs')"),
-        (any(not t or re.search(r"[\x00-\x1f\x7f]", t) for t in texts), "empty or control char"),
-        (h.address[:1] == "-" or " " in h.address, f"key 'address': {h.address!r} is not valid"),
-        (type(h.port) is not int or not 0 < h.port < 65536, f"key 'port': {h.port!r} not 1-65535"),
-        (h.user is not None and h.user[:1] == "-", f"key 'user': {h.user!r} is not valid"),
-        (h.price is not None and not 0 <= h.price < float("inf"), f"key 'price': {h.price!r}"),
-        (h.workdir[:1] == "~" and h.workdir[:2] not in ("~", "~/"), "key 'workdir': only ~/ works"),
-        (h.setup not in ("venv", "existing"), f"key 'setup': {h.setup!r} is not venv or existing"),
-    )  # fmt: skip
-    return next((message for bad, message in checks if bad), None)
-
-
-_TYPES: dict[str, Any] = {"port": int, "price": (int, float), "check_host_key": bool}
-_KINDS = {f.name: _TYPES.get(f.name, str) for f in fields(Host)}
-_PATHS = ("identity_file", "known_hosts", "wheelhouse")
-
-
-def _host_from_table(path: Path, index: int, table: dict[str, Any]) -> Host:
-    where = f"{path}: host {table['name']!r}" if "name" in table else f"{path}: host #{index}"
-    for key, value in table.items():
-        if key not in _KINDS:
-            raise UserError(f"{where}: unknown key {key!r} (known: {', '.join(_KINDS)})")
-        if not isinstance(value, _KINDS[key]) or (type(value) is bool and key != "check_host_key"):
-            raise UserError(f"{where}: key {key!r} has the wrong type ({value!r})")
-    for key in ("name", "address"):
-        if key not in table:
-            raise UserError(f"{where}: missing key {key!r}")
-    paths = {k: path.parent / Path(table[k]).expanduser() for k in _PATHS if k in table}
-    try:
-        return Host(**{**table, **paths})
-    except UserError as exc:
-        raise UserError(f"{path}: {exc}") from None
-
-
-def _check_unique(where: str, hosts: Sequence[Host]) -> None:
-    if twice := [name for name, n in Counter(h.name for h in hosts).items() if n > 1]:
-        raise UserError(f"{where}: duplicate host name {twice[0]!r}")
-
-
-def load_fleet(path: Path) -> list[Host]:
-    """Hosts from a TOML fleet file: ``[[host]]`` tables; top-level keys are defaults for all."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not valid TOML ({exc})") from None
-    tables = data.pop("host", None)
-    if bad := sorted(set(data) - set(_KINDS) | set(data) & {"name", "address"}):
-        raise UserError(f"{path}: top level: unknown key {bad[0]!r} (hosts go in [[host]] tables)")
-    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
-        raise UserError(f"{path}: no [[host]] tables")
-    hosts = [_host_from_table(path, i + 1, {**data, **t}) for i, t in enumerate(tables)]
-    _check_unique(str(path), hosts)
-    return hosts
-
-
-_SPEC = re.compile(r"(?:(?P<user>[^@]+)@)?(?:\[(?P<v6>[0-9A-Fa-f:.%]+)\]|(?P<addr>[^:@\[\]]+))"
-                   r"(?::(?P<port>[0-9]{1,5}))?")  # fmt: skip
-
-
-def parse_host(spec: str) -> Host:
-    """A host from ``--host [user@]address[:port]`` (IPv6 in brackets: ``[::1]:2222``)."""
-    match = _SPEC.fullmatch(spec)
-    if match is None:
-        raise UserError(f"--host {spec!r}: expected [user@]address[:port], e.g. ubuntu@10.0.0.5")
-    name = spec.split("@", 1)[1] if match["user"] else spec
-    try:
-        return Host(name, match["v6"] or match["addr"], int(match["port"] or 22), match["user"])
-    except UserError as exc:
-        raise UserError(f"--host {spec!r}: {exc}") from None
+__all__ = ["Host", "build_wheel", "fleet_exit_code", "load_fleet", "parse_host", "run_fleet",
+           "ssh_argv"]  # fmt: skip
 
 
 def build_wheel(repo: Path, dest: Path) -> Path:
@@ -157,8 +53,10 @@ def build_wheel(repo: Path, dest: Path) -> Path:
         )  # fmt: skip
     wheels = sorted(dest.glob("*.whl"), key=lambda p: p.stat().st_mtime)
     if done.returncode or not wheels:
-        lines = (done.stderr + done.stdout).strip().splitlines() or ["no wheel"]
-        raise UserError(f"cannot build the harness wheel from {repo}: {lines[-1]}")
+        lines = [x.strip() for x in (done.stderr + done.stdout).splitlines() if x.strip()]
+        # pip ends with "hint: See above"; the cause is the first line that names an error
+        cause = next((x for x in lines if re.search(r"\w*Error\b|error:", x)), None)
+        raise UserError(f"cannot build the harness wheel from {repo}: {cause or 'no wheel'}")
     return wheels[-1]
 
 
@@ -398,7 +296,7 @@ def run_fleet(
     """
     if not hosts:
         raise UserError("no hosts to run on")
-    _check_unique("the fleet", hosts)
+    check_unique("the fleet", hosts)
     with tempfile.TemporaryDirectory(prefix="harness-fleet-") as tmp:
         with console.status("building the harness wheel"):
             wheel = build_wheel(repo, Path(tmp))

@@ -17,10 +17,20 @@ from pytest_benchmark.stats import Stats
 from harness.stats import median_ci
 
 
-def timing_share(min_rounds: int, max_time: float, processes: int) -> tuple[int, float]:
-    """Each process's part of the rounds and time budget (at least 5 rounds each)."""
-    share = max(processes, 1)
-    return max(5, -(-min_rounds // share)), max_time / share
+def timing_share(timing: dict[str, Any], processes: int) -> dict[str, Any]:
+    """Each process's part of the rounds and time budget.
+
+    Each process still times at least 3 rounds (its median needs a middle), and warms up once:
+    its first call (compile or cache load, then the check) has already run the kernel.
+    """
+    if processes <= 1:
+        return dict(timing)
+    return {
+        **timing,
+        "min_rounds": max(3, -(-int(timing["min_rounds"]) // processes)),
+        "max_time": float(timing["max_time"]) / processes,
+        "warmup_rounds": min(int(timing["warmup_rounds"]), 1),
+    }
 
 
 def _pooled_stats(data: list[float]) -> dict[str, Any]:

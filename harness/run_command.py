@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
         f"{row['bandwidth_gbs']:.3g}",
         limit,
         f"{row['compile_s']:.2f} s",
-        f"[green]ok[/] {row['vector_isa'] or ''}",
+        f"[green]ok[/] {row['vector_isa'] if isinstance(row['vector_isa'], str) else ''}",
     ]
 
 
@@ -50,6 +51,11 @@ def _summary(run_dir: Path) -> Table:
     for row in rows([load_run(run_dir)]).to_dict("records"):
         table.add_row(*_summary_row({str(k): v for k, v in row.items()}))
     return table
+
+
+def _print_summary(run_dir: Path) -> None:
+    # a log file or a CI job gets the whole table, not 80 columns of wrapped cells
+    Console(width=None if sys.stdout.isatty() else 160).print(_summary(run_dir))
 
 
 def _host_env(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...], str]:
@@ -168,7 +174,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     fleet_dir = run_fleet(hosts, _remote_args(args.argv), args.out, console, repo)
     for run_dir in sorted(p for p in fleet_dir.iterdir() if (p / "manifest.json").exists()):
-        Console().print(_summary(run_dir))
+        _print_summary(run_dir)
     print(f"results: {fleet_dir}")
     return fleet_exit_code(fleet_dir)
 
@@ -193,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir = execute(request, writer, console)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    Console().print(_summary(run_dir))
+    _print_summary(run_dir)
     print(f"results: {run_dir}")
     if args.report:
         print(f"report: {_write_run_report(run_dir)}")

@@ -127,10 +127,7 @@ class _Worker:
 
 
 def _job(workload: Workload, cases: Sequence[Case], options: RunOptions) -> dict[str, Any]:
-    rounds, seconds = timing_share(
-        options.timing.min_rounds, options.timing.max_time, options.processes
-    )
-    timing = {**asdict(options.timing), "min_rounds": rounds, "max_time": seconds}
+    timing = timing_share(asdict(options.timing), options.processes)
     return {
         "ref": workload.module,
         "seed": options.seed,

@@ -257,6 +257,9 @@ def execute(request: RunRequest, writer: RunWriter, console: Console) -> Path:
             for number in range(passes):
                 _one_pass(request, writer, progress, first=number == 0)
                 bar.update(task, completed=len(request.cases) * (number + 1))
+                if passes > 1 and number + 1 < passes:
+                    ok = sum(c["status"] == "ok" for c in writer.manifest["cases"])
+                    bar.console.print(f"process {number + 1}/{passes} done: {ok} case(s) ok")
         except KeyboardInterrupt:
             writer.finish("interrupted")
             done = sum(c["status"] != "pending" for c in writer.manifest["cases"])
