@@ -168,6 +168,9 @@ def test_ctrl_c_keeps_finished_cases_and_resume_finishes(harness: Harness, tmp_p
          "--workload-path", str(FIXTURE_WORKLOADS), "--workloads", "triad,fixture_slow",
          "--min-rounds", "20", "--out", str(out), "--cache-dir", str(tmp_path / "cache")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell's background job starts with SIGINT ignored, and Python then never installs
+        # its handler: give the harness the default, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     run = _wait_for_finished_case(out, proc, 240)
     proc.send_signal(signal.SIGINT)
