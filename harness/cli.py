@@ -179,6 +179,12 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
     p.add_argument(
+        "--affinity",
+        default="auto",
+        help="the CPU single-thread (speed) cases run on: auto (an isolated CPU, else the first "
+        "usable one), a CPU number, or none (default: auto)",
+    )
+    p.add_argument(
         "--processes",
         type=int,
         default=None,

@@ -86,6 +86,7 @@ def _processes(given: int | None) -> int:
 
 
 def _new_request(args: argparse.Namespace) -> Any:
+    from harness.affinity import choose
     from harness.matching import match_host
     from harness.measurement import Timing
     from harness.plan import parse_modes, parse_sizes, parse_threads, plan
@@ -115,6 +116,7 @@ def _new_request(args: argparse.Namespace) -> Any:
         arch=str(env["arch"]),
         python=python,
         processes=processes,
+        speed_cpu=choose(args.affinity),
     )
     profiles = parse_profiles(profile_names, env)
     cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])

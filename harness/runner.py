@@ -46,6 +46,7 @@ class RunOptions:
     arch: str = "x86_64"
     python: tuple[str, ...] = ()  # the interpreter workers run on; empty: this one
     processes: int = 1  # fresh workers per case, their rounds pooled (harness.processes)
+    speed_cpu: int | None = None  # the CPU speed cases are pinned to (harness.affinity)
 
     @property
     def interpreter(self) -> list[str]:
@@ -132,6 +133,7 @@ def _job(workload: Workload, cases: Sequence[Case], options: RunOptions) -> dict
         "ref": workload.module,
         "seed": options.seed,
         "timing": timing,
+        "speed_cpu": options.speed_cpu,
         "cases": [{**asdict(c), "id": c.id} for c in cases],
     }
 

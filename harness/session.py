@@ -164,6 +164,7 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
         arch=str(opts.get("arch", environment.get("arch"))),
         python=tuple(opts.get("python") or ()),
         processes=int(opts.get("processes", 1)),
+        speed_cpu=opts.get("speed_cpu"),
     )
     return RunRequest(
         workloads=select(discover(paths), names),

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from harness.affinity import pin
 from harness.layout import place
 from harness.measurement import Timing, measure
 from harness.workload import Workload, import_ref
@@ -71,8 +72,12 @@ def main(argv: list[str]) -> int:
     timing = Timing(**job["timing"])
     _warm_numba()
     inputs: dict[int, Any] = {}
+    everything = set(os.sched_getaffinity(0))
+    speed_cpu = job.get("speed_cpu")
     for case in job["cases"]:
         _emit(channel, event="start", case=case["id"])
+        # speed cases on one fixed CPU; rate cases on all of them (harness.affinity)
+        pin(speed_cpu if case["mode"] == "speed" else None, everything)
         try:
             record, bench = _run_case(workload, case, int(job["seed"]), timing, inputs)
         except Exception as exc:  # a failing case is a result, not the end of the run
