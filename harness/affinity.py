@@ -28,9 +28,9 @@ def _parse_list(text: str) -> set[int]:
     return cpus
 
 
-def isolated_cpus(path: Path = ISOLATED) -> set[int]:
+def isolated_cpus(path: Path | None = None) -> set[int]:
     try:
-        return _parse_list(path.read_text())
+        return _parse_list((path or ISOLATED).read_text())
     except (OSError, ValueError):
         return set()
 

@@ -91,3 +91,28 @@ def test_a_bad_process_count_is_one_line(harness: Harness, tmp_path: Path) -> No
     assert result.returncode == 2 and "processes '0'" not in result.stderr
     assert "processes 0 must be a whole number from 1 to 100" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_affinity_prefers_an_isolated_cpu_then_the_first_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``auto`` takes an isolated CPU the harness may use, else the lowest usable one."""
+    from harness import affinity
+
+    isolated = tmp_path / "isolated"
+    isolated.write_text("2-3,7\n")
+    monkeypatch.setattr(affinity, "ISOLATED", isolated)
+    assert affinity.isolated_cpus(isolated) == {2, 3, 7}
+    assert affinity.choose("auto", {0, 1, 3}) == 3
+    assert affinity.choose("auto", {4, 5}) == 4
+    assert affinity.choose("none", {0, 1}) is None and affinity.choose("1", {0, 1}) == 1
+
+
+@pytest.mark.parametrize("spec", ["9", "-1", "x"])
+def test_affinity_outside_the_usable_cpus_is_refused(spec: str) -> None:
+    """A CPU the harness may not use is named in a user error."""
+    from harness.affinity import choose
+    from harness.errors import UserError
+
+    with pytest.raises(UserError, match=f"--affinity '{spec}'"):
+        choose(spec, {0, 1})
