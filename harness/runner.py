@@ -28,6 +28,7 @@ from harness.plan import Case
 from harness.processes import timing_share
 from harness.profiles import Profile, cache_dir
 from harness.results import RunWriter
+from harness.stats import with_interval
 from harness.worker import EVENT_PREFIX
 from harness.workload import Workload
 
@@ -189,7 +190,10 @@ def _drive(
         else:
             record = dict(event["record"], elapsed_s=time.monotonic() - started)
             record["host_load"] = quiet.measure(before)
-            writer.record(case.id, record, event.get("benchmark"))
+            bench = event.get("benchmark")
+            if record.get("status") == "ok" and bench:
+                record["stats"] = with_interval(record["stats"], bench["stats"]["data"])
+            writer.record(case.id, record, bench)
             progress("done", case, writer.case(case.id))
             pending = pending[pending.index(case) + 1 :]
             current = None

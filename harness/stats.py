@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 
@@ -41,11 +41,20 @@ def median_ci(samples: Sequence[float], confidence: float = CONFIDENCE) -> Media
         raise ValueError("samples must be finite")
     median = float(np.median(data))
     if data.size > 1:
+        from scipy import stats  # here, not at import: workers use this module without it
+
         ci = stats.quantile_test(data, q=median, p=0.5).confidence_interval(confidence)
         low, high = float(ci.low), float(ci.high)
         if math.isfinite(low) and math.isfinite(high):
             return MedianCI(median, min(low, median), max(high, median), int(data.size), "order")
     return MedianCI(median, float(data.min()), float(data.max()), int(data.size), "range")
+
+
+def with_interval(stats: dict[str, Any], samples: Sequence[float]) -> dict[str, Any]:
+    """A case's stats with the median and its interval from ``samples`` filled in."""
+    ci = median_ci(samples)
+    return {**stats, "median_s": ci.median, "ci_low_s": ci.low, "ci_high_s": ci.high,
+            "ci_method": ci.method}  # fmt: skip
 
 
 def percentiles(
