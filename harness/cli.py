@@ -198,7 +198,10 @@ def _run_parser(sub: Any) -> None:
         default=None,
         help="seconds of timed rounds per case (default: 1.0; 0.2 at tiny)",
     )
-    p.add_argument("--min-rounds", type=int, default=5, help="fewest timed rounds per case")
+    p.add_argument(
+        "--min-rounds", type=int, default=None,
+        help="fewest timed rounds per case (default: 5; 1 under emulation)",
+    )  # fmt: skip
     p.add_argument(
         "--cache-dir",
         type=Path,
