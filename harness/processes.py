@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_benchmark.stats import Stats
 
-from harness.stats import median_ci
+from harness.stats import with_interval
 
 
 def timing_share(timing: dict[str, Any], processes: int) -> dict[str, Any]:
@@ -66,12 +66,8 @@ def merge(
     data = list(prior["stats"]["data"]) + new_data
     medians = [*entry.get("process_medians", [entry["stats"]["median_s"]])]
     medians.append(record["stats"]["median_s"])
-    ci = median_ci(data)
-    stats = {
-        **record["stats"],
-        "median_s": ci.median, "ci_low_s": ci.low, "ci_high_s": ci.high, "ci_method": ci.method,
-        "rounds": len(data), "min_s": min(data), "max_s": max(data),
-    }  # fmt: skip
+    pooled = {**record["stats"], "rounds": len(data), "min_s": min(data), "max_s": max(data)}
+    stats = with_interval(pooled, data)
     merged_record = {
         **record,
         "stats": stats,
