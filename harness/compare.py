@@ -117,14 +117,21 @@ class Comparison:
 
 
 def run_prices(runs: Sequence[Run]) -> dict[str, float]:
-    """Hourly price per run id, where the export rows carry one."""
-    from harness.export import rows
+    """Hourly price per run id, from the catalog row (or ``--price``) that matches its host.
 
-    frame = rows(runs)
-    if "price_per_hour" not in frame.columns:
-        return {}
-    priced = frame.dropna(subset=["price_per_hour"])
-    return dict(zip(priced["run_id"].astype(str), priced["price_per_hour"].astype(float)))  # noqa: B905
+    Emulated runs are never priced: QEMU timings say nothing about the chip they imitate.
+    """
+    from harness.export import catalog_with_prices, run_match
+
+    catalog = catalog_with_prices(None)
+    prices: dict[str, float] = {}
+    for run in runs:
+        if run.environment.get("emulated"):
+            continue
+        target = run_match(run, catalog).target
+        if target is not None and math.isfinite(target.price_per_hour):
+            prices[run.run_id] = float(target.price_per_hour)
+    return prices
 
 
 def collect(

@@ -23,9 +23,9 @@ from scipy import stats
 
 from harness.errors import UserError
 from harness.matching import Match
+from harness.stats import CONFIDENCE
 
 SECONDS_PER_HOUR = 3600.0
-CONFIDENCE = 0.95
 N_RESAMPLES = 2000
 CASE_KEYS = ("workload", "size", "profile", "mode", "unit")  # those present identify a case
 SUMMARY_METRICS = ("throughput", "perf_per_dollar", "throughput_per_vcpu", "throughput_per_core")
@@ -314,6 +314,18 @@ def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     return data.groupby(by, dropna=False)["value"].median().reset_index()
 
 
+def unsummarisable(frame: pd.DataFrame, baseline: str, metric: str) -> str | None:
+    """Why ``suite_summary`` cannot summarise ``metric`` against ``baseline``; None if it can."""
+    if metric not in SUMMARY_METRICS or metric not in frame:
+        have = ", ".join(m for m in SUMMARY_METRICS if m in frame)
+        return f"cannot summarise {metric!r} (have: {have})"
+    cases = _cases(frame, metric)
+    if not (cases["group"] == baseline).any():
+        groups = ", ".join(sorted(map(str, cases["group"].unique())))
+        return f"baseline {baseline!r} is not among the summarised groups ({groups})"
+    return None
+
+
 def suite_summary(
     frame: pd.DataFrame,
     baseline: str,
@@ -329,13 +341,10 @@ def suite_summary(
     valid native rows count; a case missing on either side is left out (``n`` says how many
     stayed). Rows are reduced per case before any resampling, so row order changes nothing.
     """
-    if metric not in SUMMARY_METRICS or metric not in frame:
-        raise UserError(f"cannot summarise {metric!r} (have: "
-                        f"{', '.join(m for m in SUMMARY_METRICS if m in frame)})")  # fmt: skip
+    reason = unsummarisable(frame, baseline, metric)
+    if reason:
+        raise UserError(reason)
     cases = _cases(frame, metric)
-    if not (cases["group"] == baseline).any():
-        groups = ", ".join(sorted(map(str, cases["group"].unique())))
-        raise UserError(f"baseline {baseline!r} is not among the summarised groups ({groups})")
     keys = [k for k in CASE_KEYS if k in cases]
     base = cases.loc[cases["group"] == baseline, [*keys, "value"]]
     merged = cases.merge(base, on=keys, suffixes=("", "_base"))

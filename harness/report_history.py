@@ -8,11 +8,12 @@ first night, so hosts of very different speed share one axis.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.history import Detector, case_label, history
 from harness.report_data import ReportData
 from harness.report_figures import Chart, axis, chart, layout, meta
 from harness.report_format import esc, group, num
@@ -33,28 +34,10 @@ class Trends:
     steps: int = 0
 
 
-def _label_fn() -> Callable[[tuple[str, str, str, int, str]], str]:
-    """harness.history's case label, or the same format when it cannot be imported."""
-    try:
-        from harness.history import case_label
-    except Exception:
-
-        def case_label(key: tuple[str, str, str, int, str]) -> str:
-            text = f"{key[0]}/{key[1]}/{key[2]}/t{key[3]}"
-            return text if key[4] == "native" else f"{text} [{key[4]}]"
-
-    return case_label
-
-
 def detect(runs: Sequence[Run]) -> tuple[dict[StepKey, tuple[float, float]], str]:
     """Steps by (run id, case label): (time ratio, p-value); and a note on the detection."""
-    try:
-        from harness.history import Detector, history
-
-        found = history(list(runs))
-        least = 2 * Detector().min_size
-    except Exception as exc:
-        return {}, f"Change points are not marked: harness.history failed ({exc})."
+    found = history(list(runs))
+    least = 2 * Detector().min_size
     steps = {(step.run_id, series.case): (step.ratio, step.p_value) for series, step in found.steps}
     longest = max((len(s.nights) for s in found.series), default=0)
     note = (f"Change points from harness.history (permutation test, alpha {found.alpha:g}, "
@@ -118,7 +101,6 @@ def _name(first: dict[str, Any], several: bool) -> str:
 def _workload_chart(index: int, data: ReportData, groups: list[list[dict[str, Any]]],
                     steps: dict[StepKey, tuple[float, float]]) -> tuple[Chart, int]:  # fmt: skip
     """One workload's series, with a cross on each night a step starts."""
-    label = _label_fn()
     several = (
         len({tuple(g[0][k] for k in ("mode", "threads", "profile", "size")) for g in groups}) > 1
     )
@@ -132,8 +114,8 @@ def _workload_chart(index: int, data: ReportData, groups: list[list[dict[str, An
                        str(r["run_id"])) for r in rows]  # fmt: skip
         trace = _trace(rows, _name(head, several), data.colors[str(head["label"])], nights)
         traces.append(trace)
-        hits = [(i, *steps[(str(r["run_id"]), label(key))]) for i, r in enumerate(rows)
-                if (str(r["run_id"]), label(key)) in steps]  # fmt: skip
+        hits = [(i, *steps[(str(r["run_id"]), case_label(key))]) for i, r in enumerate(rows)
+                if (str(r["run_id"]), case_label(key)) in steps]  # fmt: skip
         if hits:
             traces.append(_marks(trace, hits) | {"showlegend": not marked})
             marked += len(hits)

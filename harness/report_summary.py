@@ -14,8 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import UserError
-from harness.pricing import suite_summary
+from harness.pricing import suite_summary, unsummarisable
 from harness.report_format import MISSING, finite, ratio, rows_of, usd
 from harness.report_tables import Filters, why_unpriced
 
@@ -88,6 +87,7 @@ class Summary:
     verdicts: list[Verdict] = field(default_factory=list)
     best: list[Best] = field(default_factory=list)
     frames: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
+    gaps: list[str] = field(default_factory=list)  # why a summary is absent, in words
 
 
 def _targets(current: pd.DataFrame) -> pd.DataFrame:
@@ -120,18 +120,24 @@ def resolve_baseline(current: pd.DataFrame, name: str | None) -> tuple[str | Non
                   "choose another with --baseline).")  # fmt: skip
 
 
-def _summaries(current: pd.DataFrame, baseline: str) -> dict[tuple[str, str], pd.DataFrame]:
-    """suite_summary per metric, rows of one mode; an empty frame where nothing compares."""
+def _summaries(
+    current: pd.DataFrame, baseline: str
+) -> tuple[dict[tuple[str, str], pd.DataFrame], list[str]]:
+    """suite_summary per metric, rows of one mode; an empty frame, and why, where nothing
+    compares (a bug in the summary raises: it must not become a blank section)."""
     frame = current.assign(throughput=current["tput"])
     out: dict[tuple[str, str], pd.DataFrame] = {}
+    gaps: list[str] = []
     for metric in ("throughput", "perf_per_dollar"):
-        try:
-            result = suite_summary(frame, baseline, metric)
-        except (UserError, ValueError, KeyError):
+        reason = unsummarisable(frame, baseline, metric)
+        if reason:
+            gaps.append(f"{metric.replace('_', ' ')} not summarised: {reason}.")
             result = pd.DataFrame(columns=["group", "mode", "category", "geomean"])
+        else:
+            result = suite_summary(frame, baseline, metric)
         for mode in ("rate", "speed"):
             out[(metric, mode)] = result.loc[result["mode"] == mode]
-    return out
+    return out, gaps
 
 
 def _cell(r: dict[str, Any] | None, column: str, best: float, baseline: bool) -> Cell:
@@ -248,7 +254,7 @@ def summarise(current: pd.DataFrame, baseline: str | None) -> Summary:
     summary = Summary(chosen, note)
     if chosen is None:
         return summary
-    summary.frames = _summaries(current, chosen)
+    summary.frames, summary.gaps = _summaries(current, chosen)
     targets = _targets(current)
     for metric, mode, title in METRICS:
         part = summary.frames[(metric, mode)]

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from harness.stats import CONFIDENCE
+
 MIN_SAMPLES = 2
-CONFIDENCE = 0.95
 TRIM = 0.2
 _RNG_KW = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
 

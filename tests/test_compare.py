@@ -14,10 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import Harness
 from harness.compare import Comparison, compare_runs, exit_code, render
 from harness.errors import UserError
 from harness.results import SCHEMA, SCHEMA_VERSION, Run, find_runs
 from harness.stats import median_ci
+from harness.targets import load_catalog
 
 X86 = {
     "host": "bench-x86", "arch": "x86_64",
@@ -327,3 +329,20 @@ def test_bad_input_names_the_bad_value(tmp_path: Path) -> None:
         compare_runs(runs, runs, threshold=-0.1)
     with pytest.raises(UserError, match=r"alpha 1\.5"):
         compare_runs(runs, runs, alpha=1.5)
+
+
+def test_across_arch_through_the_cli_prices_both_hosts_from_the_catalog(
+    tmp_path: Path, harness: Harness
+) -> None:
+    """`harness compare --across-arch` prices each side from the catalog row its host matches."""
+    noise = [0.0, 0.01, -0.01, 0.005, -0.005]
+    base = write_run(tmp_path, "x", [Case("w", noisy(0.02, noise))])
+    cand = write_run(tmp_path, "a", [Case("w", noisy(0.01, noise))], env=ARM)
+    result = harness("compare", str(base), str(cand), "--across-arch", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (pair,) = json.loads(result.stdout)["pairs"]
+    catalog = load_catalog()
+    expected = 2.0 * catalog["c6a.xlarge"].price_per_hour / catalog["c7g.xlarge"].price_per_hour
+    assert pair["perf_per_dollar"] == pytest.approx(expected)
+    text = harness("compare", str(base), str(cand), "--across-arch").stdout
+    assert "no price" not in text
