@@ -203,20 +203,27 @@ def test_history_marks_the_night_a_step_starts(tmp_path: Path) -> None:
     assert "Red crosses mark the first night at a new level." in html
 
 
-def test_history_without_change_points_still_draws_the_trends(
+def test_history_without_change_points_still_draws_the_trends(tmp_path: Path) -> None:
+    """Too few nights for a step: the nights are drawn unmarked and the page says why."""
+    runs = find_runs([write_run(tmp_path, C7I, night) for night in (1, 2, 3)])
+    html = render_report(priced_rows(runs), [], runs=runs)
+    assert "none can be marked yet" in html
+    assert {"History: embed", "History: dedup"} <= set(_figures(html))
+
+
+def test_a_bug_in_change_point_detection_raises_instead_of_blanking_the_section(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """When harness.history fails, the nights are drawn unmarked and the page says why."""
-    import harness.history
+    """A failing harness.history is a bug: the report raises it rather than hide it."""
+    import harness.report_history
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("not ready")
 
-    monkeypatch.setattr(harness.history, "history", broken)
+    monkeypatch.setattr(harness.report_history, "history", broken)
     runs = find_runs([write_run(tmp_path, C7I, night) for night in (1, 2, 3)])
-    html = render_report(priced_rows(runs), [], runs=runs)
-    assert "Change points are not marked: harness.history failed (not ready)." in html
-    assert {"History: embed", "History: dedup"} <= set(_figures(html))
+    with pytest.raises(RuntimeError, match="not ready"):
+        render_report(priced_rows(runs), [], runs=runs)
 
 
 EXPECTED = {"chart": 4, "price": 1, "scaling": 3, "roofline": 2, "profiles": 2, "history": 4}
