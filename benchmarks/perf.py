@@ -26,8 +26,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.measurement import compare  # noqa: E402
-from harness.roofline import triad_gbs  # noqa: E402
+from harness.measure.roofline import triad_gbs  # noqa: E402
+from harness.measure.timing import compare  # noqa: E402
 from harness.workload import Workload, discover, select  # noqa: E402
 
 FUSED_AIM = 2.0

@@ -19,9 +19,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.export import priced_rows  # noqa: E402
+from harness.pricing.catalog import load_catalog  # noqa: E402
+from harness.pricing.rows import priced_rows  # noqa: E402
 from harness.results import SCHEMA, SCHEMA_VERSION, Run  # noqa: E402
-from harness.targets import load_catalog  # noqa: E402
 
 AIM_S, AIM_MB = 15.0, 20.0
 CATEGORIES = ("preprocess", "embed", "evaluate", "agent")
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--workloads", type=int, default=25)
     parser.add_argument("--nights", type=int, default=10)
     args = parser.parse_args()
-    from harness.report import write_report
+    from harness.report.render import write_report
 
     runs = synthetic_runs(args.hosts, args.workloads, args.nights)
     start = time.perf_counter()

@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    from harness.environment import capture, summary_rows
+    from harness.host.environment import capture, summary_rows
 
     env = capture(instance_type=args.instance_type)
     if args.json:
@@ -83,13 +83,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.run_command import run
+    from harness.run.command import run
 
     return run(args)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from harness.export import priced_rows, write
+    from harness.pricing.rows import priced_rows, write
     from harness.results import find_runs
 
     if args.format not in ("csv", "json"):
@@ -102,7 +102,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_crosscheck(args: argparse.Namespace) -> int:
-    from harness.crosscheck import crosscheck, pick_two, render
+    from harness.analysis.crosscheck import crosscheck, pick_two, render
     from harness.results import find_runs
     from harness.workload import discover, workload_dirs
 
@@ -113,7 +113,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.compare import compare_runs, exit_code, render
+    from harness.analysis.compare import compare_runs, exit_code, render
     from harness.results import find_runs
 
     if not 0 <= args.threshold < 1:
@@ -130,7 +130,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from harness.history import history, render
+    from harness.analysis.history import history, render
     from harness.results import find_runs
 
     sys.stdout.write(render(history(find_runs(Path(p) for p in args.results)), args.format))
@@ -138,8 +138,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.export import priced_rows
-    from harness.report import write_report
+    from harness.pricing.rows import priced_rows
+    from harness.report.render import write_report
     from harness.results import find_runs
 
     runs = find_runs(Path(p) for p in args.results)
@@ -253,8 +253,8 @@ def _price_options(p: argparse.ArgumentParser) -> None:
 def cmd_targets(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from harness.export import catalog_with_prices
-    from harness.targets import listing
+    from harness.pricing.catalog import listing
+    from harness.pricing.rows import catalog_with_prices
 
     rows = listing(catalog_with_prices(args.prices), args.arch, args.cloud)
     if args.json:

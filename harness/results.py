@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.processes import merge
+from harness.measure.pooling import merge
 
 SCHEMA = "ai-cpu-harness/results"
 SCHEMA_VERSION = 1

@@ -83,7 +83,7 @@ def test_worker_runs_under_emulation(tmp_path: Path) -> None:
         "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
         "PYTHONUNBUFFERED": "1",
     }
-    proc = _emulated(["-m", "harness.worker", str(job_path)], env)
+    proc = _emulated(["-m", "harness.measure.worker", str(job_path)], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     events = [
         json.loads(line[len(EVENT_PREFIX) :])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cloud import DMI_FIELDS, CloudIdentity, identify_cloud, read_dmi
+from harness.host.cloud import DMI_FIELDS, CloudIdentity, identify_cloud, read_dmi
 from hostdata import dmi_values, fake_sysfs, sample
 
 # sample directory -> what its DMI strings say

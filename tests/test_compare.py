@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Harness
-from harness.compare import Comparison, compare_runs, exit_code, render
+from harness.analysis.compare import Comparison, compare_runs, exit_code, render
 from harness.errors import UserError
+from harness.measure.sample_stats import median_ci
+from harness.pricing.catalog import load_catalog
 from harness.results import SCHEMA, SCHEMA_VERSION, Run, find_runs
-from harness.stats import median_ci
-from harness.targets import load_catalog
 
 X86 = {
     "host": "bench-x86", "arch": "x86_64",

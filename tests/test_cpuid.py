@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.cpuid import Chip, CpuFacts, identify, load_chip_table, parse_cpuinfo, parse_lscpu
 from harness.errors import UserError
+from harness.host.cpuid import Chip, CpuFacts, identify, load_chip_table, parse_cpuinfo, parse_lscpu
 from hostdata import HOSTS, sample
 
 Capture = pytest.CaptureFixture[str]

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.crosscheck import crosscheck, render
+from harness.analysis.crosscheck import crosscheck, render
 from harness.errors import UserError
-from harness.measurement import summarize
+from harness.measure.timing import summarize
 from harness.results import MANIFEST, SCHEMA, SCHEMA_VERSION, load_run
 from harness.workload import discover
 

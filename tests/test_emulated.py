@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from harness import emulation
+from harness.host import emulation
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 WORKLOADS = os.environ.get("HARNESS_EMULATED_WORKLOADS", "triad,logprob_eval,minhash_dedup")

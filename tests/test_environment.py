@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.environment import capture, result_env_vars, summary_rows
+from harness.host.environment import capture, result_env_vars, summary_rows
 from hostdata import HOSTS, fake_sysfs, sample
 
 TOP_KEYS = {"host", "arch", "emulated", "cpu", "llvm", "topology", "memory_bytes", "cloud", "os",

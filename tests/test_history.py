@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_compare import ARM, Case, noisy, write_run
 
+from harness.analysis.history import Detector, History, history, render, sparkline
 from harness.errors import UserError
-from harness.history import Detector, History, history, render, sparkline
 from harness.results import Run, find_runs
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

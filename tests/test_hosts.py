@@ -16,8 +16,15 @@ from rich.console import Console
 
 from conftest import FIXTURE_WORKLOADS, ROOT, Harness
 from harness.errors import UserError
-from harness.hosts import Host, fleet_exit_code, load_fleet, parse_host, run_fleet, ssh_argv
 from harness.results import find_runs, load_run
+from harness.run.fleet_executor import (
+    Host,
+    fleet_exit_code,
+    load_fleet,
+    parse_host,
+    run_fleet,
+    ssh_argv,
+)
 from sshd import SshdFactory, SshServer, free_port, keygen
 
 TRIAD = ["--size", "tiny", "--workloads", "triad", "--mode", "speed", "--no-roofline"]

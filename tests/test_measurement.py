@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.measurement import compare, digest
+from harness.measure.timing import compare, digest
 
 
 def test_integer_outputs_must_match_exactly() -> None:

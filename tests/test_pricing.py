@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import UserError
-from harness.matching import Match
-from harness.pricing import (
+from harness.pricing.arithmetic import (
     PRICE_COLUMNS,
     Interval,
     add_prices,
@@ -27,7 +26,8 @@ from harness.pricing import (
     throughput,
     transform,
 )
-from harness.targets import apply_prices, load_catalog, load_prices
+from harness.pricing.catalog import apply_prices, load_catalog, load_prices
+from harness.pricing.matching import Match
 
 CATALOG = load_catalog()
 PRICES = Path(__file__).parent / "data" / "prices"

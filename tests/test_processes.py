@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import Harness
-from harness.layout import PAGE, STAGGER, place
-from harness.significance import pair_test, welch_log
+from harness.analysis.significance import pair_test, welch_log
+from harness.measure.placement import PAGE, STAGGER, place
 
 medians = st.lists(st.floats(1e-6, 1.0), min_size=2, max_size=12)
 
@@ -97,7 +97,7 @@ def test_affinity_prefers_an_isolated_cpu_then_the_first_usable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``auto`` takes an isolated CPU the harness may use, else the lowest usable one."""
-    from harness import affinity
+    from harness.measure import affinity
 
     isolated = tmp_path / "isolated"
     isolated.write_text("2-3,7\n")
@@ -111,8 +111,8 @@ def test_affinity_prefers_an_isolated_cpu_then_the_first_usable(
 @pytest.mark.parametrize("spec", ["9", "-1", "x"])
 def test_affinity_outside_the_usable_cpus_is_refused(spec: str) -> None:
     """A CPU the harness may not use is named in a user error."""
-    from harness.affinity import choose
     from harness.errors import UserError
+    from harness.measure.affinity import choose
 
     with pytest.raises(UserError, match=f"--affinity '{spec}'"):
         choose(spec, {0, 1})

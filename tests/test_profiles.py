@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import UserError
-from harness.profiles import llvm_cpu_known, parse_profiles, resolve, vector_isa
+from harness.host.profiles import llvm_cpu_known, parse_profiles, resolve, vector_isa
 
 ENV = {"arch": "x86_64", "llvm": {"host_cpu": "znver5", "host_features": "+avx512f,+avx2"}}
 

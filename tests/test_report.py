@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import report
 from harness.errors import UserError
-from harness.report import escape_json, flatten, render_report, write_report
-from harness.report_figures import pareto
-from harness.report_summary import sentence
+from harness.report import render
+from harness.report.figures import pareto
+from harness.report.render import escape_json, flatten, render_report, write_report
+from harness.report.summary import sentence
 
 HOSTILE_HOST = "<script>alert(1)</script>"
 HOSTILE_INSTANCE = '"><img src=x onerror=alert(1)>'
@@ -131,7 +131,7 @@ def _summary_rows(page: str) -> list[tuple[str, list[str]]]:
 
 def test_plotly_js_is_inlined_exactly_once(page: str) -> None:
     """The plotly.js bundle is embedded once, whole, with no script loaded by src."""
-    bundle = report._plotly_js()
+    bundle = render._plotly_js()
     assert page.count(str(bundle)) == 1
     assert page.count("plotly.js v") == 1
     assert not [a for tag, a in _parse(page).tags if tag == "script" and "src" in a]
@@ -146,7 +146,7 @@ def test_page_makes_no_external_requests(page: str) -> None:
             if name in ("src", "href", "action", "data", "poster", "srcset"):
                 pytest.fail(f"resource attribute {name}={value!r}")
             assert "://" not in (value or "")
-    outside = page.replace(str(report._plotly_js()), "")
+    outside = page.replace(str(render._plotly_js()), "")
     for needle in ('src="http', 'href="http', "src='http", "@import", "url(", "//cdn"):
         assert needle not in outside
 
@@ -217,7 +217,7 @@ def test_failed_case_shows_its_error_and_no_number(page: str) -> None:
     assert len(failed) == 1
     cells = failed[0]
     assert cells[-1] == f"failed {HOSTILE_ERROR}"
-    assert cells[8:12] == [report.MISSING] * 4
+    assert cells[8:12] == [render.MISSING] * 4
     assert "rows/s" not in " ".join(cells)
     assert "77" not in " ".join(cells)  # work 777 must not leak as a rate either
 
@@ -252,7 +252,7 @@ def test_environment_sections_show_flattened_keys(page: str) -> None:
 def test_flatten_joins_scalar_lists_and_numbers_nested_ones() -> None:
     """Scalar lists become one comma-joined value; lists of dicts get index keys."""
     env = {"a": {"b": [1, 2]}, "c": [{"d": None}], "e": {}}
-    assert flatten(env) == [("a.b", "1, 2"), ("c.0.d", report.MISSING), ("e", "")]
+    assert flatten(env) == [("a.b", "1, 2"), ("c.0.d", render.MISSING), ("e", "")]
 
 
 @given(st.text())

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.export import priced_rows
-from harness.report import render_report
+from harness.measure.sample_stats import median_ci
+from harness.pricing.rows import priced_rows
+from harness.report.render import render_report
 from harness.results import SCHEMA, SCHEMA_VERSION, Run, find_runs
-from harness.stats import median_ci
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -214,13 +214,13 @@ def test_history_without_change_points_still_draws_the_trends(tmp_path: Path) ->
 def test_a_bug_in_change_point_detection_raises_instead_of_blanking_the_section(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failing harness.history is a bug: the report raises it rather than hide it."""
-    import harness.report_history
+    """A failing harness.analysis.history is a bug: the report raises it rather than hide it."""
+    import harness.report.history
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("not ready")
 
-    monkeypatch.setattr(harness.report_history, "history", broken)
+    monkeypatch.setattr(harness.report.history, "history", broken)
     runs = find_runs([write_run(tmp_path, C7I, night) for night in (1, 2, 3)])
     with pytest.raises(RuntimeError, match="not ready"):
         render_report(priced_rows(runs), [], runs=runs)

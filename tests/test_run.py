@@ -131,7 +131,7 @@ def test_a_second_run_leaves_the_first_untouched(harness: Harness, tmp_path: Pat
 
 def test_profiles_change_the_vector_isa(harness: Harness, tmp_path: Path) -> None:
     """native, x86-64-v3 and portable compile triad to zmm, ymm and xmm code on an AVX-512 host."""
-    from harness.environment import capture
+    from harness.host.environment import capture
 
     env = capture(probe_threading=False)
     if env["arch"] != "x86_64" or "+avx512f" not in env["llvm"]["host_features"]:

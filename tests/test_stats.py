@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.stats import median_ci, percentiles
+from harness.measure.sample_stats import median_ci, percentiles
 
 samples = st.lists(
     st.floats(min_value=1e-9, max_value=1e3, allow_nan=False, allow_infinity=False),

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from harness.environment import capture
 from harness.errors import UserError
-from harness.matching import match_host
-from harness.profiles import llvm_cpu_known
-from harness.targets import listing, load_catalog
+from harness.host.environment import capture
+from harness.host.profiles import llvm_cpu_known
+from harness.pricing.catalog import listing, load_catalog
+from harness.pricing.matching import match_host
 
 HOSTS = Path(__file__).parent / "data" / "hosts"
 GIB = 2**30

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.measurement import compare, digest
+from harness.measure.timing import compare, digest
 from harness.workload import SIZES, Workload, discover
 
 WORKLOADS = discover()

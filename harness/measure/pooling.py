@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_benchmark.stats import Stats
 
-from harness.stats import with_interval
+from harness.measure.sample_stats import with_interval
 
 
 def timing_share(timing: dict[str, Any], processes: int) -> dict[str, Any]:

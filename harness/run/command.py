@@ -23,7 +23,7 @@ def _default_cache_dir() -> Path:
 
 
 def _summary_row(row: dict[str, Any]) -> list[str]:
-    from harness.session import si
+    from harness.run.session import si
 
     case = f"{row['workload']} {row['size']} {row['mode']} t{row['threads']} {row['profile']}"
     if not row["valid"]:
@@ -44,7 +44,7 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
 
 
 def _summary(run_dir: Path) -> Table:
-    from harness.export import rows
+    from harness.pricing.rows import rows
     from harness.results import load_run
 
     table = Table("case", "throughput", "95% CI", "median", "GB/s", "roofline", "compile", "status")
@@ -60,11 +60,11 @@ def _print_summary(run_dir: Path) -> None:
 
 def _host_env(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...], str]:
     """The environment to plan for, the interpreter workers run on, and the profile list."""
-    from harness.environment import capture
+    from harness.host.environment import capture
 
     if args.host in (None, "local"):
         return capture(instance_type=args.instance_type), (), args.profile
-    from harness import emulation
+    from harness.host import emulation
 
     python = emulation.launcher()
     profile = emulation.DEFAULT_PROFILE if args.profile == "native" else args.profile
@@ -86,14 +86,14 @@ def _processes(given: int | None) -> int:
 
 
 def _new_request(args: argparse.Namespace) -> Any:
-    from harness.affinity import choose
-    from harness.matching import match_host
-    from harness.measurement import Timing
-    from harness.plan import parse_modes, parse_sizes, parse_threads, plan
-    from harness.profiles import parse_profiles
-    from harness.runner import RunOptions
-    from harness.session import RunRequest
-    from harness.targets import load_catalog
+    from harness.host.profiles import parse_profiles
+    from harness.measure.affinity import choose
+    from harness.measure.timing import Timing
+    from harness.pricing.catalog import load_catalog
+    from harness.pricing.matching import match_host
+    from harness.run.plan import parse_modes, parse_sizes, parse_threads, plan
+    from harness.run.runner import RunOptions
+    from harness.run.session import RunRequest
     from harness.workload import discover, select, workload_dirs
 
     sizes, modes = parse_sizes(args.size), parse_modes(args.mode)
@@ -133,8 +133,8 @@ def _new_request(args: argparse.Namespace) -> Any:
 
 
 def _write_run_report(run_dir: Path) -> Path:
-    from harness.export import priced_rows
-    from harness.report import write_report
+    from harness.pricing.rows import priced_rows
+    from harness.report.render import write_report
     from harness.results import load_run
 
     run = load_run(run_dir)
@@ -146,12 +146,12 @@ def _write_run_report(run_dir: Path) -> Path:
 
 def _resume_env(run: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The environment now, captured the way the run was (natively or under emulation)."""
-    from harness.environment import capture
+    from harness.host.environment import capture
 
     python = (run.manifest.get("options") or {}).get("python")
     if not python:
         return capture(instance_type=args.instance_type)
-    from harness import emulation
+    from harness.host import emulation
 
     profile = next(iter(run.manifest.get("profiles") or {}), emulation.DEFAULT_PROFILE)
     return emulation.capture(Path(python[0]), {"NUMBA_CPU_NAME": profile, "NUMBA_CPU_FEATURES": ""})
@@ -175,10 +175,10 @@ def _remote_args(argv: list[str]) -> list[str]:
 
 
 def _run_fleet(args: argparse.Namespace) -> int:
-    from harness.hosts import fleet_exit_code, load_fleet, parse_host, run_fleet
+    from harness.run.fleet_executor import fleet_exit_code, load_fleet, parse_host, run_fleet
 
     hosts = load_fleet(args.hosts) if args.hosts else [parse_host(args.host)]
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     console = Console(stderr=True)
     fleet_dir = run_fleet(hosts, _remote_args(args.argv), args.out, console, repo)
     for run_dir in sorted(p for p in fleet_dir.iterdir() if (p / "manifest.json").exists()):
@@ -189,7 +189,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from harness.results import load_run
-    from harness.session import execute, reopen, resume_request, start
+    from harness.run.session import execute, reopen, resume_request, start
 
     if args.hosts or (args.host and args.host not in ("local", "qemu-aarch64")):
         if args.resume:

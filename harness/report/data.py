@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
-from harness.report_format import MISSING, flag, is_ok, rows_of, text
+from harness.report.format import MISSING, flag, is_ok, rows_of, text
 from harness.results import Run
 
 REQUIRED_COLUMNS = (

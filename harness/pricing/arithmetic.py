@@ -22,8 +22,8 @@ import pandas as pd
 from scipy import stats
 
 from harness.errors import UserError
-from harness.matching import Match
-from harness.stats import CONFIDENCE
+from harness.measure.sample_stats import CONFIDENCE
+from harness.pricing.matching import Match
 
 SECONDS_PER_HOUR = 3600.0
 N_RESAMPLES = 2000

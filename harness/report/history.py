@@ -1,4 +1,4 @@
-"""History: each case's throughput night by night, with the steps ``harness.history`` found.
+"""History: each case's throughput night by night, with the steps ``analysis.history`` found.
 
 The series are drawn from the rows (every native night, noisy ones included and marked), so
 the chart still shows trends when change-point detection is unavailable; the detector only
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.history import Detector, case_label, history
-from harness.report_data import ReportData
-from harness.report_figures import Chart, axis, chart, layout, meta
-from harness.report_format import esc, group, num
-from harness.report_tables import Filters
+from harness.analysis.history import Detector, case_label, history
+from harness.report.data import ReportData
+from harness.report.figures import Chart, axis, chart, layout, meta
+from harness.report.format import esc, group, num
+from harness.report.tables import Filters
 from harness.results import Run
 
 MIN_NIGHTS = 2
@@ -40,7 +40,7 @@ def detect(runs: Sequence[Run]) -> tuple[dict[StepKey, tuple[float, float]], str
     least = 2 * Detector().min_size
     steps = {(step.run_id, series.case): (step.ratio, step.p_value) for series, step in found.steps}
     longest = max((len(s.nights) for s in found.series), default=0)
-    note = (f"Change points from harness.history (permutation test, alpha {found.alpha:g}, "
+    note = (f"Change points from analysis.history (permutation test, alpha {found.alpha:g}, "
             f"steps over {found.threshold:.0%}); {len(steps)} found.")  # fmt: skip
     if longest < least:
         note += (f" A step needs at least {least} nights ({least // 2} on each side); the "

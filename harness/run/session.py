@@ -13,12 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness import __version__
 from harness.errors import UserError
-from harness.measurement import Timing
-from harness.plan import Case
-from harness.profiles import Profile, resolve
+from harness.host.profiles import Profile, resolve
+from harness.measure.roofline import run_probes
+from harness.measure.timing import Timing
 from harness.results import Run, RunWriter, make_run_dir, new_run_id
-from harness.roofline import run_probes
-from harness.runner import RunOptions, run_workload, worker_env
+from harness.run.plan import Case
+from harness.run.runner import RunOptions, run_workload, worker_env
 from harness.workload import Workload, discover, select
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.errors import UserError
-from harness.targets import Target, series
+from harness.pricing.catalog import Target, series
 
 # MemTotal is the shape's memory less what firmware and the kernel keep: a few percent below.
 MEMORY_FIT = (0.85, 1.01)
@@ -121,7 +121,7 @@ def match_host(
     instance_type: str | None = None,
     price: float | None = None,
 ) -> Match:
-    """This host (a harness.environment.capture() dict) as a catalog row, or why it is unpriced.
+    """This host (an ``environment.capture()`` dict) as a catalog row, or why it is unpriced.
 
     ``instance_type`` (or a type the capture was given) wins over DMI and inference; a type the
     catalog lacks is a UserError unless ``price`` (USD per hour) is given. ``price`` replaces

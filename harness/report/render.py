@@ -21,13 +21,13 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from harness.errors import UserError
-from harness.report_data import REQUIRED_COLUMNS, ReportData, prepare
-from harness.report_figures import price_chart, scaling_charts, workload_charts
-from harness.report_format import MISSING, escape_json, flatten, is_ok, threads, throughput_ci
-from harness.report_history import history_charts
-from harness.report_roofline import profile_charts, profile_rows, roofline_charts
-from harness.report_summary import summarise
-from harness.report_tables import case_rows, emulated_rows, host_envs, load_note, price_rows
+from harness.report.data import REQUIRED_COLUMNS, ReportData, prepare
+from harness.report.figures import price_chart, scaling_charts, workload_charts
+from harness.report.format import MISSING, escape_json, flatten, is_ok, threads, throughput_ci
+from harness.report.history import history_charts
+from harness.report.roofline import profile_charts, profile_rows, roofline_charts
+from harness.report.summary import summarise
+from harness.report.tables import case_rows, emulated_rows, host_envs, load_note, price_rows
 from harness.results import Run, atomic_write_text
 
 __all__ = [

@@ -1,8 +1,9 @@
 """The worker process: measures the cases of one workload and reports each as it ends.
 
-It runs as ``python -m harness.worker JOB.json`` in a fresh interpreter, so JIT state and heap
-never leak between workloads. Events go to the original stdout as JSON lines; everything else a
-kernel or library prints is moved to stderr, which the runner keeps in the run's log.
+It runs as ``python -m harness.measure.worker JOB.json`` in a fresh interpreter, so JIT state
+and heap never leak between workloads. Events go to the original stdout as JSON lines;
+everything else a kernel or library prints is moved to stderr, which the runner keeps in the
+run's log.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from harness.affinity import pin
-from harness.layout import place
-from harness.measurement import Timing, measure
+from harness.measure.affinity import pin
+from harness.measure.placement import place
+from harness.measure.timing import Timing, measure
 from harness.workload import Workload, import_ref
 
 EVENT_PREFIX = "@@harness "
@@ -76,7 +77,7 @@ def main(argv: list[str]) -> int:
     speed_cpu = job.get("speed_cpu")
     for case in job["cases"]:
         _emit(channel, event="start", case=case["id"])
-        # speed cases on one fixed CPU; rate cases on all of them (harness.affinity)
+        # speed cases on one fixed CPU; rate cases on all of them (harness.measure.affinity)
         pin(speed_cpu if case["mode"] == "speed" else None, everything)
         try:
             record, bench = _run_case(workload, case, int(job["seed"]), timing, inputs)

@@ -64,7 +64,7 @@ class Observation:
     work: float | None
     created: str
     noisy: bool = False  # the harness saw steal or other load on the host during the case
-    process_medians: tuple[float, ...] = ()  # one per worker process (harness.processes)
+    process_medians: tuple[float, ...] = ()  # one per worker process (harness.measure.pooling)
 
     def note(self, side: str) -> CaseNote:
         host, case = host_label(self.host), case_label(self.key)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from harness.errors import UserError
-from harness.profiles import llvm_cpu_known
+from harness.host.profiles import llvm_cpu_known
 
 CLOUDS = ("aws", "gcp", "azure")
 ARCHES = ("aarch64", "x86_64")

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.profiles import kernel_isa
-from harness.stats import percentiles
+from harness.host.profiles import kernel_isa
+from harness.measure.sample_stats import percentiles
 from harness.workload import Workload
 
 
@@ -250,8 +250,8 @@ def measure(
     info = {"workload": workload.name, "n": n, "mode": mode, "threads": threads}
     fixture = time_rounds(kernel, inputs, name, workload.name, timing, info)
     samples = list(fixture.stats.stats.data)
-    # The interval is the runner's to add (harness.stats.with_interval): scipy.stats costs a
-    # worker half a second or more to import, paid once per process.
+    # The interval is the runner's to add (harness.measure.sample_stats.with_interval):
+    # scipy.stats costs a worker half a second or more to import, paid once per process.
     record.update(
         status="ok",
         stats={

@@ -29,8 +29,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from harness.errors import UserError
-from harness.fleet import Host, check_unique, load_fleet, parse_host
 from harness.results import atomic_write_json, load_run, make_run_dir, new_run_id
+from harness.run.fleet_file import Host, check_unique, load_fleet, parse_host
 
 CONNECT_TIMEOUT_S = 10
 FLEET = "fleet.json"

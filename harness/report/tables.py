@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.report_data import RunInfo
-from harness.report_format import (
+from harness.report.data import RunInfo
+from harness.report.format import (
     MISSING,
     finite,
     flatten,

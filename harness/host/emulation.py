@@ -26,7 +26,7 @@ def launcher() -> Path:
     """The emulated Python's launcher, or a user error saying how to build it."""
     base = os.environ.get(ENV_DIR_VAR)
     candidates = [Path(base)] if base else [Path.cwd() / ".cache" / "aarch64"]
-    candidates.append(Path(__file__).resolve().parents[1] / ".cache" / "aarch64")
+    candidates.append(Path(__file__).resolve().parents[2] / ".cache" / "aarch64")
     for folder in candidates:
         path = folder / "bin" / "python3"
         if path.is_file() and os.access(path, os.X_OK):

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from harness.pricing import suite_summary, unsummarisable
-from harness.report_format import MISSING, finite, ratio, rows_of, usd
-from harness.report_tables import Filters, why_unpriced
+from harness.pricing.arithmetic import suite_summary, unsummarisable
+from harness.report.format import MISSING, finite, ratio, rows_of, usd
+from harness.report.tables import Filters, why_unpriced
 
 DETAILED = 8  # targets up to which each verdict is repeated per category
 METRICS = (

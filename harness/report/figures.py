@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from harness.pricing import busy_cores
-from harness.report_data import ARCH_COLORS, ReportData
-from harness.report_format import (
+from harness.pricing.arithmetic import busy_cores
+from harness.report.data import ARCH_COLORS, ReportData
+from harness.report.format import (
     Figure,
     dump,
     esc,
@@ -28,8 +28,8 @@ from harness.report_format import (
     text,
     throughput_ci,
 )
-from harness.report_summary import Summary
-from harness.report_tables import Filters
+from harness.report.summary import Summary
+from harness.report.tables import Filters
 
 GRID = "#e5e5e5"
 HOVER = "%{customdata[0]}<br>%{x}<br>%{y:.4s} "

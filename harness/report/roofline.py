@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from harness.report_data import ReportData, RunInfo
-from harness.report_figures import Chart, axis, chart, layout, meta, native_first
-from harness.report_format import (
+from harness.report.data import ReportData, RunInfo
+from harness.report.figures import Chart, axis, chart, layout, meta, native_first
+from harness.report.format import (
     MISSING,
     Figure,
     esc,
@@ -24,7 +24,7 @@ from harness.report_format import (
     si,
     text,
 )
-from harness.report_tables import Filters, filters
+from harness.report.tables import Filters, filters
 
 SYMBOLS = {"speed": "circle-open", "rate": "circle"}
 

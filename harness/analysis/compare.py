@@ -8,7 +8,7 @@ from 5 to 30 to stop false alarms, pytest-benchmark flags any fixed-percent move
   regression; ``across_arch`` pairs them on purpose and reports ratios with no verdict.
 - Each pair is tested on its replicates: the medians of the worker processes (``--processes``)
   and runs on each side, by Yuen's trimmed Welch t on their logs, with the trimmed
-  geometric-mean ratio and its interval (``harness.significance`` says why). With one
+  geometric-mean ratio and its interval (``harness.analysis.significance`` says why). With one
   process on a side it falls back to a Mann-Whitney U on the raw rounds and a percentile-
   bootstrap interval of the ratio of medians, and says so: an A/A of two single-process runs
   flagged 3 of 14 cases here.
@@ -36,8 +36,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from harness.errors import UserError
-from harness.history import (
+from harness.analysis.history import (
     CaseKey,
     CaseNote,
     HostId,
@@ -51,8 +50,9 @@ from harness.history import (
     sections,
     table,
 )
+from harness.analysis.significance import Test, bh_adjust, pair_test
+from harness.errors import UserError
 from harness.results import Run
-from harness.significance import Test, bh_adjust, pair_test
 
 FORMATS = ("text", "markdown", "json")
 
@@ -121,7 +121,7 @@ def run_prices(runs: Sequence[Run]) -> dict[str, float]:
 
     Emulated runs are never priced: QEMU timings say nothing about the chip they imitate.
     """
-    from harness.export import catalog_with_prices, run_match
+    from harness.pricing.rows import catalog_with_prices, run_match
 
     catalog = catalog_with_prices(None)
     prices: dict[str, float] = {}

@@ -1,7 +1,7 @@
 """The test behind each verdict of ``harness compare``: on processes when there are several.
 
 Replicates are what a test needs, and a round of a process is not one: rounds agree within a
-process far better than between processes (see ``harness.processes``). So when both sides hold
+process far better than between processes (see ``harness.measure.pooling``). So when both sides hold
 at least two worker processes' medians (``--processes``, or several runs per side), the test is
 Yuen's trimmed Welch t on their logarithms: timings are multiplicative, the log makes a ratio
 a difference, and with 3-20 replicates a rank test cannot reach significance after correction
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from harness.stats import CONFIDENCE
+from harness.measure.sample_stats import CONFIDENCE
 
 MIN_SAMPLES = 2
 TRIM = 0.2

@@ -18,7 +18,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from harness.stats import median_ci
+from harness.measure.sample_stats import median_ci
 
 TRIAD_N = 1 << 25  # 768 MiB over three arrays: far past any last-level cache
 FMA_LANES = 256  # independent accumulators: enough vector registers to hide FMA latency
@@ -101,7 +101,7 @@ def run_probes(
     """Measure the limits in a fresh process; a failure is recorded, never fatal."""
     try:
         proc = subprocess.run(
-            [*python, "-m", "harness.roofline", str(threads)],
+            [*python, "-m", "harness.measure.roofline", str(threads)],
             capture_output=True, text=True, env=env, timeout=timeout_s, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:

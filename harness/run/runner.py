@@ -22,14 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from harness import quiet
-from harness.measurement import Timing
-from harness.plan import Case
-from harness.processes import timing_share
-from harness.profiles import Profile, cache_dir
+from harness.host.profiles import Profile, cache_dir
+from harness.measure import host_load
+from harness.measure.pooling import timing_share
+from harness.measure.sample_stats import with_interval
+from harness.measure.timing import Timing
+from harness.measure.worker import EVENT_PREFIX
 from harness.results import RunWriter
-from harness.stats import with_interval
-from harness.worker import EVENT_PREFIX
+from harness.run.plan import Case
 from harness.workload import Workload
 
 STARTUP_GRACE_S = 60.0
@@ -46,8 +46,8 @@ class RunOptions:
     cache_dir: Path | None = None
     arch: str = "x86_64"
     python: tuple[str, ...] = ()  # the interpreter workers run on; empty: this one
-    processes: int = 1  # fresh workers per case, their rounds pooled (harness.processes)
-    speed_cpu: int | None = None  # the CPU speed cases are pinned to (harness.affinity)
+    processes: int = 1  # fresh workers per case, their rounds pooled (harness.measure.pooling)
+    speed_cpu: int | None = None  # the CPU speed cases are pinned to (harness.measure.affinity)
 
     @property
     def interpreter(self) -> list[str]:
@@ -104,7 +104,7 @@ class _Worker:
     def __init__(self, python: list[str], job: Path, log: Path, env: dict[str, str]) -> None:
         self.log_handle = log.open("a")
         self.proc = subprocess.Popen(
-            [*python, "-m", "harness.worker", str(job)],
+            [*python, "-m", "harness.measure.worker", str(job)],
             stdout=subprocess.PIPE,
             stderr=self.log_handle,
             stdin=subprocess.DEVNULL,
@@ -175,7 +175,7 @@ def _drive(
     current: Case | None = None
     deadline = time.monotonic() + options.timeout_s + STARTUP_GRACE_S
     started = time.monotonic()
-    before = quiet.snapshot(worker.proc.pid)
+    before = host_load.snapshot(worker.proc.pid)
     while True:
         event = worker.next_event(deadline - time.monotonic())
         if event == "timeout" or event is None:
@@ -185,11 +185,11 @@ def _drive(
         if event["event"] == "start":
             current, started = case, time.monotonic()
             deadline = started + options.timeout_s
-            before = quiet.snapshot(worker.proc.pid)
+            before = host_load.snapshot(worker.proc.pid)
             progress("start", case, None)
         else:
             record = dict(event["record"], elapsed_s=time.monotonic() - started)
-            record["host_load"] = quiet.measure(before)
+            record["host_load"] = host_load.measure(before)
             bench = event.get("benchmark")
             if record.get("status") == "ok" and bench:
                 record["stats"] = with_interval(record["stats"], bench["stats"]["data"])

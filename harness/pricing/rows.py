@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
+from harness.measure.roofline import limit
 from harness.results import Run, atomic_write_text
-from harness.roofline import limit
 
 COLUMNS = (
     "run_id", "host", "arch", "cpu", "llvm_cpu", "instance_type", "workload", "category",
@@ -101,7 +101,7 @@ def rows(runs: Iterable[Run]) -> pd.DataFrame:
 
 def catalog_with_prices(prices: Path | None) -> dict[str, Any]:
     """The instance catalog, with a user price file (negotiated, spot...) layered over it."""
-    from harness.targets import apply_prices, load_catalog, load_prices
+    from harness.pricing.catalog import apply_prices, load_catalog, load_prices
 
     catalog = load_catalog()
     return apply_prices(catalog, load_prices(prices)) if prices else catalog
@@ -109,7 +109,7 @@ def catalog_with_prices(prices: Path | None) -> dict[str, Any]:
 
 def run_match(run: Run, catalog: dict[str, Any]) -> Any:
     """Which priced target a run's host was, re-derived so a new price file re-prices it."""
-    from harness.matching import match_host
+    from harness.pricing.matching import match_host
 
     price = (run.manifest.get("options") or {}).get("price")
     return match_host(run.environment, catalog, price=price)
@@ -119,7 +119,7 @@ def priced_rows(
     runs: Sequence[Run], prices: Path | None = None, baseline: str | None = None
 ) -> pd.DataFrame:
     """Rows with price, cost per million units and performance per dollar added."""
-    from harness.pricing import add_prices
+    from harness.pricing.arithmetic import add_prices
 
     catalog = catalog_with_prices(prices)
     matches = {run.run_id: run_match(run, catalog) for run in runs}

@@ -16,8 +16,8 @@ from typing import Any
 
 import psutil
 
-from harness.cloud import DMI_ROOT, identify_cloud, read_dmi
-from harness.cpuid import Chip, CpuFacts, identify, parse_cpuinfo
+from harness.host.cloud import DMI_ROOT, identify_cloud, read_dmi
+from harness.host.cpuid import Chip, CpuFacts, identify, parse_cpuinfo
 
 CPUINFO = Path("/proc/cpuinfo")
 # Variables that change results; nothing else from os.environ is ever recorded.

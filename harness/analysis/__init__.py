@@ -1,0 +1,1 @@
+"""Judging results: comparisons, significance, history and change points, crosschecks."""
