@@ -36,23 +36,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from harness.analysis.history import (
-    CaseKey,
-    CaseNote,
-    HostId,
-    Observation,
-    SeriesId,
-    case_label,
-    grouped,
-    host_label,
-    json_text,
-    seconds,
-    sections,
-    table,
-)
+from harness.analysis.observations import CaseNote, Observation, SeriesId, grouped
 from harness.analysis.significance import Test, bh_adjust, pair_test
+from harness.analysis.tables import json_text, sections, table
 from harness.errors import UserError
+from harness.keys import CaseKey, HostKind
 from harness.results import Run
+from harness.units import seconds
 
 FORMATS = ("text", "markdown", "json")
 
@@ -61,7 +51,7 @@ FORMATS = ("text", "markdown", "json")
 class Series:
     """One case on one kind of host, its raw rounds pooled over the runs of one side."""
 
-    host: HostId
+    host: HostKind
     key: CaseKey
     samples: tuple[float, ...]
     median_s: float
@@ -195,7 +185,7 @@ def _match(
 
 
 def _test(b: Series, c: Series, rule: Rule) -> Test:
-    salt = repr((b.host, c.host, b.key))
+    salt = repr((tuple(b.host), tuple(c.host), tuple(b.key)))
     sides = [(s.process_medians, s.samples, s.median_s) for s in (b, c)]
     return pair_test(sides[0], sides[1], rule.n_resamples, rule.seed, salt)
 
@@ -210,7 +200,7 @@ def _pair(b: Series, c: Series, test: Test, p_adj: float | None, rule: Rule) -> 
     ppd = tput * prices if math.isfinite(prices) else None
     centers = test.centers or (b.median_s, c.median_s)  # what the ratio is a ratio of
     return Pair(
-        case_label(b.key), host_label(b.host), host_label(c.host), *centers,
+        b.key.label, b.host.label, c.host.label, *centers,
         len(b.samples), len(c.samples), time_ratio, ci, tput, tput_ci, p, p_adj,
         rule.verdict(time_ratio, ci, p_adj, b.noisy or c.noisy), ppd, test.method,
     )  # fmt: skip
@@ -251,12 +241,12 @@ def compare_runs(
     pairs = tuple(_pair(b, c, tests[i], p_adj[i], rule) for i, (b, c) in enumerate(matched))
     used = {id(s) for pair in matched for s in pair}
     unpaired = tuple(
-        CaseNote(side, host_label(s.host), case_label(s.key), "unpaired", None, s.run_ids[0])
+        CaseNote(side, s.host.label, s.key.label, "unpaired", None, s.run_ids[0])
         for side, found in (("base", base_s), ("candidate", cand_s))
         for s in found.values()
         if id(s) not in used
     )
-    ok = {(host_label(h), case_label(k)) for h, k in base_s}
+    ok = {(h.label, k.label) for h, k in base_s}
     broken = tuple(n for n in cand_notes if n.status == "failed" and (n.host, n.case) in ok)
     logs = [math.log(p.throughput_ratio) for p in pairs if p.throughput_ratio > 0]
     geomean = math.exp(sum(logs) / len(logs)) if logs else None

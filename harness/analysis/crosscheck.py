@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import UserError
+from harness.keys import CaseKey
 from harness.results import Run
 from harness.workload import Workload
 
@@ -41,11 +42,12 @@ class Crosscheck:
         return not self.differences
 
 
-def _by_key(run: Run) -> dict[tuple[str, str, str], dict[str, Any]]:
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+def _by_key(run: Run) -> dict[CaseKey, dict[str, Any]]:
+    """Each ok case with outputs under its key with threads and profile erased."""
+    found: dict[CaseKey, dict[str, Any]] = {}
     for case in run.manifest["cases"]:
         if case.get("status") == "ok" and case.get("outputs"):
-            found.setdefault((case["workload"], case["size"], case["mode"]), case)
+            found.setdefault(CaseKey.of(case).computed, case)
     return found
 
 
@@ -83,13 +85,13 @@ def crosscheck(a: Run, b: Run, workloads: dict[str, Workload]) -> Crosscheck:
     for key in shared:
         outs_a, outs_b = left[key]["outputs"], right[key]["outputs"]
         if len(outs_a) != len(outs_b):
-            differences.append(Difference(*key, f"{len(outs_a)} vs {len(outs_b)} outputs"))
+            differences.append(Difference(*key[:3], f"{len(outs_a)} vs {len(outs_b)} outputs"))
             continue
         for i, (x, y) in enumerate(zip(outs_a, outs_b, strict=True)):
-            detail = _output_detail(i, x, y, workloads.get(key[0]))
+            detail = _output_detail(i, x, y, workloads.get(key.workload))
             if detail:
-                differences.append(Difference(*key, detail))
-    unpaired = sorted("/".join(k) for k in set(left) ^ set(right))
+                differences.append(Difference(*key[:3], detail))
+    unpaired = sorted("/".join(k[:3]) for k in set(left) ^ set(right))
     return Crosscheck(len(shared), tuple(differences), tuple(unpaired))
 
 

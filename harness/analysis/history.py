@@ -1,8 +1,5 @@
 """History: the runs as per-case series over nights, and the nights where a series stepped.
 
-Also the shared reading layer (runs to observations keyed by host kind and case, which
-``compare`` pools per side) and the table helpers both commands render with.
-
 Change points, and why this method. A series is one case on one kind of machine, a point per
 run (night). Its evidence is the nightly median, not raw rounds: rounds of a night share that
 night's machine, so pooling them across nights calls ordinary night-to-night drift
@@ -30,162 +27,25 @@ nightly medians:
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
+from harness.analysis.observations import CaseNote, Observation, grouped
+from harness.analysis.tables import json_text, sections, table
 from harness.errors import UserError
+from harness.keys import CaseKey, HostKind
 from harness.results import Run
+from harness.units import seconds
 
 FORMATS = ("text", "markdown", "json")
 
-HostId = tuple[str, str, str, str]  # arch, cpu name, llvm cpu name, instance type
-CaseKey = tuple[str, str, str, int, str]  # workload, size, mode, threads, profile
-SeriesId = tuple[HostId, CaseKey]
 Splits = tuple[int, ...]
 Found = tuple[int, float, float]  # first night at the new level, p-value, time ratio
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One ok case of one run: where it ran, what it was, and its raw rounds."""
-
-    run: Run
-    host: HostId
-    key: CaseKey
-    median_s: float
-    samples: tuple[float, ...]
-    work: float | None
-    created: str
-    noisy: bool = False  # the harness saw steal or other load on the host during the case
-    process_medians: tuple[float, ...] = ()  # one per worker process (harness.measure.pooling)
-
-    def note(self, side: str) -> CaseNote:
-        host, case = host_label(self.host), case_label(self.key)
-        return CaseNote(side, host, case, "noisy host", None, self.run.run_id)
-
-
-@dataclass(frozen=True)
-class CaseNote:
-    """A case that was not compared or not measured: unpaired, failed or unfinished."""
-
-    side: str
-    host: str
-    case: str
-    status: str
-    error: str | None = None
-    run_id: str | None = None
-
-
-def host_id(run: Run) -> HostId:
-    """What makes two machines the same kind: arch, CPU, LLVM CPU name, instance type."""
-    env = run.environment
-    cpu, llvm, cloud = env.get("cpu") or {}, env.get("llvm") or {}, env.get("cloud") or {}
-    parts = (env.get("arch"), cpu.get("name"), llvm.get("cpu_name"), cloud.get("instance_type"))
-    return tuple(str(p) if p else "?" for p in parts)  # type: ignore[return-value]
-
-
-def host_label(host: HostId) -> str:
-    extra = ", ".join(v for v in host[2:] if v != "?")
-    return f"{host[0]} {host[1]}" + (f" ({extra})" if extra else "")
-
-
-def case_key(case: dict[str, Any]) -> CaseKey:
-    profile = str(case.get("profile") or "native")
-    parts = (case.get("workload"), case.get("size"), case.get("mode"))
-    return (*(str(p) for p in parts), int(case.get("threads") or 1), profile)  # type: ignore[return-value]
-
-
-def case_label(key: CaseKey) -> str:
-    text = f"{key[0]}/{key[1]}/{key[2]}/t{key[3]}"
-    return text if key[4] == "native" else f"{text} [{key[4]}]"
-
-
-def raw_samples(run: Run) -> dict[str, tuple[float, ...]]:
-    """Every raw round per case id, from the run's pytest-benchmark file."""
-    found: dict[str, tuple[float, ...]] = {}
-    for bench in run.benchmarks.get("benchmarks", []):
-        case = (bench.get("extra_info") or {}).get("case")
-        if case is not None:
-            found[str(case)] = tuple(float(x) for x in (bench.get("stats") or {}).get("data") or [])
-    return found
-
-
-def observations(runs: Sequence[Run], side: str = "") -> Iterator[Observation | CaseNote]:
-    """Each case of each run: an observation when it is ok, otherwise a note saying why not."""
-    for run in runs:
-        host, samples = host_id(run), raw_samples(run)
-        for case in run.manifest["cases"]:
-            key, median = case_key(case), (case.get("stats") or {}).get("median_s")
-            if case.get("status") != "ok" or median is None:
-                status, error = str(case.get("status")), case.get("error")
-                yield CaseNote(side, host_label(host), case_label(key), status, error, run.run_id)
-                continue
-            work = float(case["work"]) if case.get("work") else None
-            data, created = samples.get(case["id"], ()), str(run.manifest.get("created"))
-            noisy = bool((case.get("host_load") or {}).get("noisy"))
-            medians = tuple(float(m) for m in case.get("process_medians") or (median,))
-            yield Observation(run, host, key, float(median), data, work, created, noisy, medians)
-
-
-def grouped(
-    runs: Sequence[Run], side: str = "", drop_noisy: bool = False
-) -> tuple[dict[SeriesId, list[Observation]], list[CaseNote]]:
-    """Observations per host kind and case, in run order; the cases that were not ok aside."""
-    found: dict[SeriesId, list[Observation]] = {}
-    notes: list[CaseNote] = []
-    for item in observations(runs, side):
-        if isinstance(item, CaseNote) or (drop_noisy and item.noisy):
-            notes.append(item if isinstance(item, CaseNote) else item.note(side))
-        else:
-            found.setdefault((item.host, item.key), []).append(item)
-    return found, notes
-
-
-def seconds(x: float) -> str:
-    """A duration with a readable unit."""
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x * 1e9:.3g} ns"
-
-
-def md_cell(text: str) -> str:
-    """A markdown table cell: pipes escaped, one line."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def table(head: list[str], rows: list[list[str]], fmt: str) -> list[str]:
-    """A markdown table, or columns aligned for a terminal."""
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        return lines + ["| " + " | ".join(map(md_cell, r)) + " |" for r in rows]
-    every = [head, *rows]
-    widths = [max(len(r[i]) for r in every) for i in range(len(head))]
-    return ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in every]
-
-
-def sections(notes: list[tuple[str, list[str]]], fmt: str) -> list[str]:
-    """Titled lists after the table; empty ones left out."""
-    out: list[str] = []
-    for title, items in notes:
-        if items and fmt == "markdown":
-            out += ["", f"**{title}** ({len(items)})", ""] + [f"- {md_cell(i)}" for i in items]
-        elif items:
-            out += ["", f"{title} ({len(items)}):"] + [f"  {i}" for i in items]
-    return out
-
-
-def json_text(data: Any) -> str:
-    """Strict JSON: non-finite floats (NaN intervals of untested pairs) become null."""
-    plain = json.loads(json.dumps(data), parse_constant=lambda _: None)
-    return json.dumps(plain, indent=1, allow_nan=False) + "\n"
 
 
 @dataclass(frozen=True)
@@ -332,14 +192,18 @@ class Detector:
         return []
 
 
-def _case_history(host: HostId, key: CaseKey, obs: list[Observation], det: Detector) -> CaseHistory:
+def _case_history(
+    host: HostKind, key: CaseKey, obs: list[Observation], det: Detector
+) -> CaseHistory:
     nights = [Night(o.run.run_id, o.created, o.median_s, o.samples) for o in obs]
-    points = det.change_points([n.median_s for n in nights], zlib.crc32(repr((host, key)).encode()))
+    points = det.change_points(
+        [n.median_s for n in nights], zlib.crc32(repr((tuple(host), tuple(key))).encode())
+    )
     steps = (
         Step(i, nights[i].run_id, nights[i].created, nights[i - 1].run_id, r, p)
         for i, p, r in points
     )
-    return CaseHistory(host_label(host), case_label(key), tuple(nights), tuple(steps))  # fmt: skip
+    return CaseHistory(host.label, key.label, tuple(nights), tuple(steps))
 
 
 def history(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness.host.profiles import kernel_isa
+from harness.keys import CaseKey
 from harness.measure.sample_stats import percentiles
 from harness.workload import Workload
 
@@ -214,9 +215,8 @@ def threading_layer() -> str | None:
 
 def measure(
     workload: Workload,
-    mode: str,
+    key: CaseKey,
     n: int,
-    threads: int,
     inputs: tuple[Any, ...],
     timing: Timing,
     expected: Any = None,
@@ -228,6 +228,7 @@ def measure(
     """
     import numba
 
+    mode, threads = key.mode, key.threads
     numba.set_num_threads(threads)
     kernel = workload.kernel(mode)
     record: dict[str, Any] = {"status": "failed", "error": None}
@@ -246,9 +247,8 @@ def measure(
     if not check.ok:
         record["error"] = f"output does not match the reference: {check.message}"
         return record, None
-    name = f"{workload.name}[n={n},{mode},t={threads}]"
-    info = {"workload": workload.name, "n": n, "mode": mode, "threads": threads}
-    fixture = time_rounds(kernel, inputs, name, workload.name, timing, info)
+    info = {**key._asdict(), "n": n}
+    fixture = time_rounds(kernel, inputs, key.bench_name(n), workload.name, timing, info)
     samples = list(fixture.stats.stats.data)
     # The interval is the runner's to add (harness.measure.sample_stats.with_interval):
     # scipy.stats costs a worker half a second or more to import, paid once per process.

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from harness.keys import CaseKey
 from harness.measure.affinity import pin
 from harness.measure.placement import place
 from harness.measure.timing import Timing, measure
@@ -56,7 +57,7 @@ def _run_case(
         inputs = place(workload.make_inputs(n_inputs, np.random.default_rng(seed)))
         cache[n] = (inputs, workload.reference(*inputs))
     inputs, expected = cache[n]
-    return measure(workload, case["mode"], n, int(case["threads"]), inputs, timing, expected)
+    return measure(workload, CaseKey.of(case), n, inputs, timing, expected)
 
 
 def _warm_numba() -> None:

@@ -22,12 +22,12 @@ import pandas as pd
 from scipy import stats
 
 from harness.errors import UserError
+from harness.keys import ACROSS_HOSTS, target_label
 from harness.measure.sample_stats import CONFIDENCE
 from harness.pricing.matching import Match
 
 SECONDS_PER_HOUR = 3600.0
 N_RESAMPLES = 2000
-CASE_KEYS = ("workload", "size", "profile", "mode", "unit")  # those present identify a case
 SUMMARY_METRICS = ("throughput", "perf_per_dollar", "throughput_per_vcpu", "throughput_per_core")
 
 
@@ -281,7 +281,7 @@ def add_prices(
     for r in rows:
         r |= _spread("rel_perf_per_dollar", _NAN)
     if baseline is not None and rows:
-        keys = [k for k in CASE_KEYS if k in frame.columns]
+        keys = [k for k in ACROSS_HOSTS if k in frame.columns]
         _relative(rows, keys, _baseline_run(rows, matches_by_run, baseline), baseline)
     columns = [c for c in frame.columns if c not in PRICE_COLUMNS] + list(PRICE_COLUMNS)
     return pd.DataFrame.from_records(rows, columns=columns, index=frame.index)
@@ -291,12 +291,10 @@ def add_prices(
 
 
 def _labels(frame: pd.DataFrame) -> pd.Series:
-    """What a row is summarised under: its priced type, else the DMI type, else the host."""
-    label = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    for column in ("host", "instance_type", "target_type"):
-        if column in frame:
-            label = frame[column].astype(object).where(frame[column].notna(), label)
-    return label
+    """What each row is summarised under (``keys.target_label``)."""
+    labels: list[str | None] = [target_label({str(k): v for k, v in r.items()})
+                                for r in frame.to_dict("records")]  # fmt: skip
+    return pd.Series(labels, index=frame.index, dtype=object)
 
 
 def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -306,7 +304,7 @@ def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     valid = frame["valid"].map(_flag).astype(bool) if "valid" in frame else ~no
     value = pd.to_numeric(frame[metric], errors="coerce")
     data = frame.loc[valid & ~emulated & (value > 0)].assign(group=_labels(frame), value=value)
-    keys = [k for k in CASE_KEYS if k in data]
+    keys = [k for k in ACROSS_HOSTS if k in data]
     data = data.assign(threads=data.get("threads", 1))
     most = data.groupby(["group", *keys], dropna=False)["threads"].transform("max")
     data = data.loc[data["threads"] == most]
@@ -345,7 +343,7 @@ def suite_summary(
     if reason:
         raise UserError(reason)
     cases = _cases(frame, metric)
-    keys = [k for k in CASE_KEYS if k in cases]
+    keys = [k for k in ACROSS_HOSTS if k in cases]
     base = cases.loc[cases["group"] == baseline, [*keys, "value"]]
     merged = cases.merge(base, on=keys, suffixes=("", "_base"))
     merged["ratio"] = merged["value"] / merged["value_base"]

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
+from harness.keys import UNKNOWN, HostKind
 from harness.measure.roofline import limit
 from harness.results import Run, atomic_write_text
 
@@ -28,14 +29,11 @@ FORMATS = ("csv", "json")
 
 def _host_columns(run: Run) -> dict[str, Any]:
     env = run.environment
-    cpu, llvm, cloud = env.get("cpu", {}), env.get("llvm", {}), env.get("cloud", {})
+    kind = HostKind.of_environment(env)
     return {
         "run_id": run.run_id,
         "host": env.get("host"),
-        "arch": env.get("arch"),
-        "cpu": cpu.get("name") or cpu.get("model_name"),
-        "llvm_cpu": llvm.get("cpu_name"),
-        "instance_type": cloud.get("instance_type"),
+        **{field: None if part == UNKNOWN else part for field, part in kind._asdict().items()},
         "emulated": bool(env.get("emulated", False)),
         "vcpus": env.get("topology", {}).get("vcpus"),
         "physical_cores": env.get("topology", {}).get("physical_cores"),

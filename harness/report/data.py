@@ -16,8 +16,10 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
-from harness.report.format import MISSING, flag, is_ok, rows_of, text
+from harness.keys import CASE_FIELDS, HostKind, target_label
+from harness.report.format import flag, is_ok, rows_of, text
 from harness.results import Run
+from harness.units import MISSING
 
 REQUIRED_COLUMNS = (
     "run_id", "host", "arch", "cpu", "instance_type", "workload", "category", "size", "mode",
@@ -42,7 +44,7 @@ _NONE_COLUMNS = (
     "price_date",
     "price_source",
 )
-CASE = ("workload", "size", "mode", "threads", "profile")
+CASE = CASE_FIELDS
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#7b4173", "#3182bd",
@@ -130,18 +132,10 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _target(row: dict[str, Any]) -> str:
-    """What a row is summarised under: priced type, else DMI type, else host (as pricing)."""
-    for column in ("target_type", "instance_type", "host"):
-        if isinstance(row.get(column), str) and row[column]:
-            return str(row[column])
-    return MISSING
-
-
 def _kind(row: dict[str, Any]) -> str:
-    """One kind of machine: arch, CPU, LLVM CPU, and instance type (else the host name)."""
-    place = row.get("instance_type") if isinstance(row.get("instance_type"), str) else row["host"]
-    return "\x1f".join(text(row.get(k)) for k in ("arch", "cpu", "llvm_cpu")) + "\x1f" + text(place)
+    """The row's host kind; a host of unknown type is a kind of its own, named by host."""
+    kind = HostKind.of_row(row)
+    return kind.label if kind.known_type else f"{kind.label} on {text(row['host'])}"
 
 
 def _derive(rows: pd.DataFrame, runs: dict[str, RunInfo]) -> pd.DataFrame:
@@ -154,7 +148,7 @@ def _derive(rows: pd.DataFrame, runs: dict[str, RunInfo]) -> pd.DataFrame:
     per_label: dict[str, set[str]] = {}
     for label, kind in zip(base, kinds, strict=True):
         per_label.setdefault(label, set()).add(kind)
-    targets = [_target(r) for r in records]
+    targets = [target_label(r) or MISSING for r in records]
     labels = [
         f"{text(r['host'])} ({text(r['arch'])}, {t})" if len(per_label[b]) > 1 else b
         for r, b, t in zip(records, base, targets, strict=True)

@@ -17,19 +17,10 @@ from markupsafe import Markup
 
 from harness.pricing.arithmetic import busy_cores
 from harness.report.data import ARCH_COLORS, ReportData
-from harness.report.format import (
-    Figure,
-    dump,
-    esc,
-    finite,
-    group,
-    num,
-    rows_of,
-    text,
-    throughput_ci,
-)
+from harness.report.format import Figure, dump, esc, group, num, rows_of, text, throughput_ci
 from harness.report.summary import Summary
 from harness.report.tables import Filters
+from harness.units import finite
 
 GRID = "#e5e5e5"
 HOVER = "%{customdata[0]}<br>%{x}<br>%{y:.4s} "

@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-MISSING = "—"
-_SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+from harness.units import MISSING, finite
+
 _JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 Figure = dict[str, Any]
@@ -37,11 +37,6 @@ def text(value: Any) -> str:
     return MISSING if missing(value) else str(value)
 
 
-def finite(value: Any) -> bool:
-    """True when value is a finite real number (not a bool)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def num(value: Any) -> float | None:
     """A finite float for figure JSON, else None (JSON has no NaN; plotly reads null as a gap)."""
     return float(value) if finite(value) else None
@@ -50,24 +45,6 @@ def num(value: Any) -> float | None:
 def flag(value: Any) -> bool:
     """A truthy cell; None and NaN (a column some rows lack) read as False."""
     return not missing(value) and bool(value)
-
-
-def si(value: float) -> str:
-    """Four significant digits with an SI prefix (k, M, G, T)."""
-    for scale, prefix in _SI_PREFIXES:
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {prefix}"
-    return f"{value:.4g}"
-
-
-def seconds(value: Any) -> str:
-    """A duration in s, ms, µs or ns; MISSING when not a finite number."""
-    if not finite(value):
-        return MISSING
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {unit}"
-    return f"{value / 1e-9:.4g} ns"
 
 
 def ratio(value: float, low: float, high: float) -> str:

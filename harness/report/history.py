@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.analysis.history import Detector, case_label, history
+from harness.analysis.history import Detector, history
+from harness.keys import CASE_FIELDS, CaseKey
 from harness.report.data import ReportData
 from harness.report.figures import Chart, axis, chart, layout, meta
 from harness.report.format import esc, group, num
@@ -21,7 +22,7 @@ from harness.report.tables import Filters
 from harness.results import Run
 
 MIN_NIGHTS = 2
-CASE = ["kind", "workload", "size", "mode", "threads", "profile"]
+CASE = ("kind", *CASE_FIELDS)
 StepKey = tuple[str, str]  # run id, case label
 
 
@@ -108,14 +109,13 @@ def _workload_chart(index: int, data: ReportData, groups: list[list[dict[str, An
     marked = 0
     for rows in groups:
         head = rows[0]
-        key = (str(head["workload"]), str(head["size"]), str(head["mode"]),
-               int(head["threads"]), str(head["profile"]))  # fmt: skip
+        label = CaseKey.of(head).label
         nights = [when(data.runs[r["run_id"]].created if r["run_id"] in data.runs else "",
                        str(r["run_id"])) for r in rows]  # fmt: skip
         trace = _trace(rows, _name(head, several), data.colors[str(head["label"])], nights)
         traces.append(trace)
-        hits = [(i, *steps[(str(r["run_id"]), case_label(key))]) for i, r in enumerate(rows)
-                if (str(r["run_id"]), case_label(key)) in steps]  # fmt: skip
+        hits = [(i, *steps[(str(r["run_id"]), label)]) for i, r in enumerate(rows)
+                if (str(r["run_id"]), label) in steps]  # fmt: skip
         if hits:
             traces.append(_marks(trace, hits) | {"showlegend": not marked})
             marked += len(hits)

@@ -11,20 +11,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from harness.keys import CASE_FIELDS
 from harness.report.data import ReportData, RunInfo
 from harness.report.figures import Chart, axis, chart, layout, meta, native_first
-from harness.report.format import (
-    MISSING,
-    Figure,
-    esc,
-    finite,
-    group,
-    num,
-    seconds,
-    si,
-    text,
-)
+from harness.report.format import Figure, esc, group, num, text
 from harness.report.tables import Filters, filters
+from harness.units import MISSING, finite, seconds, si
 
 SYMBOLS = {"speed": "circle-open", "rate": "circle"}
 
@@ -164,7 +156,7 @@ class ProfileRow:
     filters: Filters
 
 
-CASE = ("kind", "workload", "size", "mode", "threads")
+CASE = ("kind", *(f for f in CASE_FIELDS if f != "profile"))  # profiles of one case side by side
 
 
 def _ablations(cur: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

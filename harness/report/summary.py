@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 
 from harness.pricing.arithmetic import suite_summary, unsummarisable
-from harness.report.format import MISSING, finite, ratio, rows_of, usd
+from harness.report.format import ratio, rows_of, usd
 from harness.report.tables import Filters, why_unpriced
+from harness.units import MISSING, finite
 
 DETAILED = 8  # targets up to which each verdict is repeated per category
 METRICS = (

@@ -10,18 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.keys import HostKind
 from harness.report.data import RunInfo
-from harness.report.format import (
-    MISSING,
-    finite,
-    flatten,
-    group,
-    seconds,
-    si,
-    text,
-    throughput_ci,
-    usd,
-)
+from harness.report.format import flatten, group, text, throughput_ci, usd
+from harness.units import MISSING, finite, seconds, si
 
 _TEXT_FIELDS = ("workload", "mode", "host", "arch", "cpu", "instance_type", "size")
 
@@ -176,14 +168,14 @@ class HostEnv:
     filters: Filters
 
 
-def _host_key(env: dict[str, Any]) -> tuple[str, ...]:
-    cloud = env.get("cloud") if isinstance(env.get("cloud"), dict) else {}
-    return (text(env.get("host")), text(env.get("arch")), text((cloud or {}).get("instance_type")))
+def _host_key(env: dict[str, Any]) -> tuple[str, HostKind]:
+    """One machine: its name and kind (a rebuilt host of another type is another machine)."""
+    return text(env.get("host")), HostKind.of_environment(env)
 
 
 def host_envs(infos: dict[str, RunInfo], order: Sequence[str]) -> list[HostEnv]:
     """Per host (name, arch, type): the latest run's environment, and keys that changed."""
-    by_host: dict[tuple[str, ...], list[RunInfo]] = {}
+    by_host: dict[tuple[str, HostKind], list[RunInfo]] = {}
     for run_id in order:
         if run_id in infos:
             info = infos[run_id]
@@ -192,7 +184,7 @@ def host_envs(infos: dict[str, RunInfo], order: Sequence[str]) -> list[HostEnv]:
     for key, runs in by_host.items():
         last = runs[-1]
         pairs = flatten(last.env)
-        found = Filters(None, key[1], last.cloud)
+        found = Filters(None, key[1].arch, last.cloud)
         changed = _changed([dict(flatten(i.env)) for i in runs])
         out.append(HostEnv(last.run_id, key[0], [i.run_id for i in runs], pairs, changed, found))
     return out

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.errors import UserError
+from harness.keys import CaseKey
+from harness.units import rate, seconds, si
 
 EXIT_INTERRUPTED = 130
 
@@ -23,9 +25,7 @@ def _default_cache_dir() -> Path:
 
 
 def _summary_row(row: dict[str, Any]) -> list[str]:
-    from harness.run.session import si
-
-    case = f"{row['workload']} {row['size']} {row['mode']} t{row['threads']} {row['profile']}"
+    case = CaseKey.of(row).label
     if not row["valid"]:
         return [case, "", "", "", "", "", "", f"[red]{row['status']}: {row['error']}[/]"]
     attained = row["attained"]
@@ -33,9 +33,9 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
     low, high = row["work"] / row["ci_high_s"], row["work"] / row["ci_low_s"]
     return [
         case,
-        f"{si(row['throughput'])}{row['unit']}/s",
-        f"{si(low)}- {si(high)}",
-        f"{row['median_s'] * 1e3:.3g} ms",
+        rate(row["throughput"], f"{row['unit']}/s"),
+        f"{si(low)} \u2013 {si(high)}",
+        seconds(row["median_s"]),
         f"{row['bandwidth_gbs']:.3g}",
         limit,
         f"{row['compile_s']:.2f} s",

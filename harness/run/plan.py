@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from harness.errors import UserError
+from harness.keys import CaseKey
 from harness.workload import MODES, SIZES, Workload
 
 
@@ -21,8 +22,12 @@ class Case:
     profile: str = "native"
 
     @property
+    def key(self) -> CaseKey:
+        return CaseKey(self.workload, self.size, self.mode, self.threads, self.profile)
+
+    @property
     def id(self) -> str:
-        return f"{self.workload}/{self.size}/{self.mode}/t{self.threads}/{self.profile}"
+        return self.key.id
 
 
 def parse_choice(value: str, allowed: Sequence[str], what: str) -> list[str]:

@@ -14,11 +14,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness import __version__
 from harness.errors import UserError
 from harness.host.profiles import Profile, resolve
+from harness.keys import HostKind
 from harness.measure.roofline import run_probes
 from harness.measure.timing import Timing
 from harness.results import Run, RunWriter, make_run_dir, new_run_id
 from harness.run.plan import Case
 from harness.run.runner import RunOptions, run_workload, worker_env
+from harness.units import rate
 from harness.workload import Workload, discover, select
 
 
@@ -39,14 +41,6 @@ class RunRequest:
     match: Any = None
 
 
-def si(value: float) -> str:
-    """A rate with an SI prefix: 12.3 M, 4.56 G."""
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {prefix}"
-    return f"{value:.3g} "
-
-
 def case_line(case: dict[str, Any]) -> str:
     """One finished case as a progress line."""
     if case.get("status") != "ok":
@@ -54,7 +48,7 @@ def case_line(case: dict[str, Any]) -> str:
     stats = case["stats"]
     spread = (stats["ci_high_s"] - stats["ci_low_s"]) / 2 / stats["median_s"]
     return (
-        f"[green]✓[/] {case['id']}  {si(case['throughput'])}{case['unit']}/s "
+        f"[green]✓[/] {case['id']}  {rate(case['throughput'], case['unit'] + '/s')} "
         f"±{spread:.1%}  (compile {case['compile_s']:.2f} s, {stats['rounds']} rounds)"
     )
 
@@ -132,20 +126,9 @@ def _benchmark_context() -> tuple[dict[str, Any], dict[str, Any]]:
     return pytest_benchmark_generate_machine_info(), get_commit_info()
 
 
-def _same_host(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
-    def key(env: dict[str, Any]) -> tuple[Any, ...]:
-        return (
-            env.get("arch"),
-            env.get("cpu", {}).get("name"),
-            env.get("llvm", {}).get("host_cpu"),
-        )
-
-    return key(recorded) == key(current)
-
-
 def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -> RunRequest:
     """The cases of a run that are missing or failed, with the run's own options."""
-    if not _same_host(run.environment, environment):
+    if HostKind.of_environment(run.environment) != HostKind.of_environment(environment):
         raise UserError(f"run {run.run_id} was recorded on another host; resume it there")
     opts = run.manifest.get("options") or {}
     paths = [Path(p) for p in opts.get("workload_paths", [])]

@@ -1,0 +1,48 @@
+"""How numbers are written for people, in the terminal and in the report alike.
+
+One set of formatters so that a duration reads the same everywhere ("833.3 µs", not "833 us"
+in one place and "833.3 µs" in another), and a value that is not a finite number reads as a
+dash rather than "nan".
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+MISSING = "—"
+_SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+_TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"))
+
+
+def finite(value: Any) -> bool:
+    """True when value is a finite real number (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def si(value: Any) -> str:
+    """Four significant digits with an SI prefix and a space: ``12.35 M``, ``4.5 k``, ``7``."""
+    if not finite(value):
+        return MISSING
+    for scale, prefix in _SI_PREFIXES:
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {prefix}"
+    return f"{value:.4g}"
+
+
+def rate(value: Any, unit: str) -> str:
+    """A throughput with its unit: ``12.35 M tokens/s``."""
+    if not finite(value):
+        return MISSING
+    return f"{si(value)} {unit}"
+
+
+def seconds(value: Any) -> str:
+    """A duration in s, ms, µs or ns; a dash when not a finite number."""
+    if not finite(value):
+        return MISSING
+    for scale, unit in _TIME_UNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {unit}"
+    return f"{value / 1e-9:.4g} ns"
