@@ -15,6 +15,7 @@ from rich.table import Table
 
 from harness import __version__
 from harness.errors import UserError
+from harness.run.arguments import add_run_parser
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -113,7 +114,8 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.analysis.compare import compare_runs, exit_code, render
+    from harness.analysis.compare import compare_runs, exit_code
+    from harness.analysis.compare_text import render
     from harness.results import find_runs
 
     if not 0 <= args.threshold < 1:
@@ -124,6 +126,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         alpha=args.alpha,
         across_arch=args.across_arch,
+        prices=args.prices,
     )
     sys.stdout.write(render(comparison, args.format))
     return exit_code(comparison)
@@ -149,97 +152,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     write_report(frame, envs, args.output, runs=runs, baseline=args.baseline, **title)
     print(f"report: {args.output} ({len(runs)} run(s), {len(frame)} row(s))")
     return 0
-
-
-def _run_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "run",
-        help="measure workloads on this host",
-        description="Measure workloads on this host, one worker process each.",
-    )
-    p.add_argument("--workloads", help="comma list of workload names (default: all)")
-    p.add_argument(
-        "--size",
-        default="default",
-        help="tiny|small|default|large, or a comma list (default: default)",
-    )
-    p.add_argument("--mode", default="both", help="speed|rate|both (default: both)")
-    p.add_argument(
-        "--threads",
-        default="all",
-        help="threads for the rate form: a count, 'all', or a sweep like 1,2,4,all (default: all)",
-    )
-    p.add_argument(
-        "--profile",
-        default="native",
-        help="compile profiles, a comma list: native (host CPU), portable (generic), or any "
-        "LLVM CPU name of this architecture, e.g. native,x86-64-v3,portable (default: native)",
-    )
-    p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
-    p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
-    p.add_argument(
-        "--affinity",
-        default="auto",
-        help="the CPU single-thread (speed) cases run on: auto (an isolated CPU, else the first "
-        "usable one), a CPU number, or none (default: auto)",
-    )
-    p.add_argument(
-        "--processes",
-        type=int,
-        default=None,
-        help="fresh worker processes per case, interleaved over the run, their rounds and "
-        "time budget shared; compare tests the processes' medians (default: 5, or "
-        "$HARNESS_PROCESSES)",
-    )
-    p.add_argument(
-        "--max-time",
-        type=float,
-        default=None,
-        help="seconds of timed rounds per case (default: 1.0; 0.2 at tiny)",
-    )
-    p.add_argument(
-        "--min-rounds", type=int, default=None,
-        help="fewest timed rounds per case (default: 5; 1 under emulation)",
-    )  # fmt: skip
-    p.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="Numba cache folder (default: a per-user cache keyed by CPU)",
-    )
-    p.add_argument(
-        "--host",
-        help="where to run: local (default); qemu-aarch64 (emulated aarch64 on this machine, "
-        "after `make aarch64-env`; results marked emulated, never priced); or user@addr:port "
-        "over SSH",
-    )
-    p.add_argument(
-        "--hosts",
-        type=Path,
-        metavar="FLEET.toml",
-        help="run on every host of a fleet file over SSH, concurrently, results brought home",
-    )
-    p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
-    p.add_argument("--price", type=float, help="this host's price in USD per hour (overrides)")
-    p.add_argument("--report", action="store_true", help="also write report.html in the run")
-    p.add_argument(
-        "--resume",
-        metavar="RUN_ID",
-        help="run again only the missing or failed cases of RUN_ID (in --out), same options",
-    )
-    p.add_argument(
-        "--no-roofline",
-        action="store_true",
-        help="skip measuring this host's limits (triad, FMA peak, SGEMM) before the cases",
-    )
-    p.add_argument(
-        "--workload-path",
-        action="append",
-        metavar="DIR",
-        help="another folder of workload modules (repeatable)",
-    )
-    p.set_defaults(func=cmd_run)
 
 
 def _price_options(p: argparse.ArgumentParser) -> None:
@@ -297,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--prices", type=Path, help="a TOML price file layered over the catalog")
     p.set_defaults(func=cmd_targets)
-    _run_parser(sub)
+    add_run_parser(sub, cmd_run)
     p = sub.add_parser("export", help="flatten results to one row per case")
     p.add_argument("results", nargs="+", help="run folders, manifests, or folders of runs")
     p.add_argument("--format", default="csv", help="csv or json (default: csv)")
@@ -317,8 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "compare",
         help="compare two runs: regressions that are significant and larger than a threshold",
-        description="Pair cases by host, target, profile, mode, size and threads; per case the "
-        "ratio of medians with a bootstrap CI and a Mann-Whitney U test, Benjamini-Hochberg "
+        description="Pair cases by host kind (arch, CPU, LLVM CPU, instance type) and case "
+        "(workload, size, mode, threads, profile); per case Yuen's trimmed t on the worker "
+        "processes' medians (one process: Mann-Whitney U on its rounds), Benjamini-Hochberg "
         "corrected across cases. Exit 0: no regression; 1: a regression; 2: bad input.",
     )
     p.add_argument("base", help="the baseline: a run folder, manifest, or folder of runs")
@@ -331,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare an x86 run with an aarch64 run case by case (ratios, no pass/fail)",
     )
     p.add_argument("--format", default="text", help="text, markdown or json (default: text)")
+    p.add_argument(
+        "--prices", type=Path, help="a TOML price file laid over the catalog (for perf/$)"
+    )
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("history", help="runs of many nights in order, with change points")
     p.add_argument("results", nargs="+", help="folders of runs (e.g. results/)")

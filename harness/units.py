@@ -1,4 +1,4 @@
-"""How numbers are written for people, in the terminal and in the report alike.
+"""How cells are read and numbers written for people, in the terminal and the report alike.
 
 One set of formatters so that a duration reads the same everywhere ("833.3 µs", not "833 us"
 in one place and "833.3 µs" in another), and a value that is not a finite number reads as a
@@ -14,6 +14,20 @@ from typing import Any
 MISSING = "—"
 _SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 _TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"))
+
+
+def missing(value: Any) -> bool:
+    """True for None, NaN and pandas' NA (recognised by type, so this module needs no pandas)."""
+    if value is None:
+        return True
+    if isinstance(value, numbers.Real):
+        return math.isnan(value)
+    return type(value).__name__ == "NAType"
+
+
+def flag(value: Any) -> bool:
+    """A truthy cell; None and NaN (a column some rows lack) read as False."""
+    return not missing(value) and bool(value)
 
 
 def finite(value: Any) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import pytest
 
-from harness.run.fleet_executor import Host
+from harness.run.fleet_file import Host
 
 SSHD = Path("/usr/sbin/sshd")
 INSTALL = "apt-get install -y openssh-server openssh-client"

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Harness
-from harness.analysis.compare import Comparison, compare_runs, exit_code, render
+from harness.analysis.compare import Comparison, compare_runs, exit_code
+from harness.analysis.compare_text import render
 from harness.errors import UserError
 from harness.measure.sample_stats import median_ci
 from harness.pricing.catalog import load_catalog
@@ -275,7 +276,12 @@ def test_across_arch_reports_throughput_and_perf_per_dollar(tmp_path: Path) -> N
     base = load(tmp_path, "x", [Case("w", noisy(0.02, noise)), Case("v", noisy(0.01, noise))])
     cand = load(tmp_path, "a", [Case("w", noisy(0.01, noise)), Case("v", noisy(0.01, noise))],
                 env=ARM)  # fmt: skip
-    result = compare_runs(base, cand, across_arch=True, prices={"x": 0.153, "a": 0.145})
+    prices = tmp_path / "negotiated.toml"
+    prices.write_text(
+        '[[price]]\ntype = "c6a.xlarge"\nprice_per_hour = 0.153\nkind = "reserved"\n'
+        '[[price]]\ntype = "c7g.xlarge"\nprice_per_hour = 0.145\nkind = "reserved"\n'
+    )
+    result = compare_runs(base, cand, across_arch=True, prices=prices)
     ratios = {p.case: p for p in result.pairs}
     assert ratios["w/small/speed/t1"].throughput_ratio == pytest.approx(2.0)
     assert ratios["w/small/speed/t1"].perf_per_dollar == pytest.approx(2.0 * 0.153 / 0.145)
@@ -346,3 +352,24 @@ def test_across_arch_through_the_cli_prices_both_hosts_from_the_catalog(
     assert pair["perf_per_dollar"] == pytest.approx(expected)
     text = harness("compare", str(base), str(cand), "--across-arch").stdout
     assert "no price" not in text
+
+
+def test_compare_prices_flag_lays_a_price_file_over_the_catalog(
+    tmp_path: Path, harness: Harness
+) -> None:
+    """`compare --prices FILE` prices a host at the file's rate, the other from the catalog."""
+    noise = [0.0, 0.01, -0.01, 0.005, -0.005]
+    base = write_run(tmp_path, "x", [Case("w", noisy(0.02, noise))])
+    cand = write_run(tmp_path, "a", [Case("w", noisy(0.01, noise))], env=ARM)
+    prices = tmp_path / "spot.toml"
+    prices.write_text('[[price]]\ntype = "c7g.xlarge"\nprice_per_hour = 0.05\nkind = "spot"\n')
+    args = ("compare", str(base), str(cand), "--across-arch", "--format", "json")
+    result = harness(*args, "--prices", str(prices))
+    assert result.returncode == 0, result.stderr
+    (pair,) = json.loads(result.stdout)["pairs"]
+    assert pair["perf_per_dollar"] == pytest.approx(
+        2.0 * load_catalog()["c6a.xlarge"].price_per_hour / 0.05
+    )
+    missing = harness(*args, "--prices", str(tmp_path / "none.toml"))
+    assert missing.returncode == 2 and "none.toml" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import UserError
-from harness.host.cpuid import Chip, CpuFacts, identify, load_chip_table, parse_cpuinfo, parse_lscpu
+from harness.host.chip_table import load_chip_table
+from harness.host.cpuid import Chip, CpuFacts, identify, parse_cpuinfo, parse_lscpu
 from hostdata import HOSTS, sample
 
 Capture = pytest.CaptureFixture[str]

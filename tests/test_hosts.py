@@ -17,14 +17,9 @@ from rich.console import Console
 from conftest import FIXTURE_WORKLOADS, ROOT, Harness
 from harness.errors import UserError
 from harness.results import find_runs, load_run
-from harness.run.fleet_executor import (
-    Host,
-    fleet_exit_code,
-    load_fleet,
-    parse_host,
-    run_fleet,
-    ssh_argv,
-)
+from harness.run.fleet_executor import fleet_exit_code, run_fleet
+from harness.run.fleet_file import Host, load_fleet, parse_host
+from harness.run.ssh import ssh_argv
 from sshd import SshdFactory, SshServer, free_port, keygen
 
 TRIAD = ["--size", "tiny", "--workloads", "triad", "--mode", "speed", "--no-roofline"]

@@ -19,15 +19,14 @@ from harness.pricing.arithmetic import (
     add_prices,
     busy_cores,
     cost_per_million,
-    geomean_ci,
     perf_per_dollar,
     relative,
-    suite_summary,
     throughput,
     transform,
 )
 from harness.pricing.catalog import apply_prices, load_catalog, load_prices
 from harness.pricing.matching import Match
+from harness.pricing.summary import geomean_ci, suite_summary
 
 CATALOG = load_catalog()
 PRICES = Path(__file__).parent / "data" / "prices"

@@ -32,19 +32,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from harness.analysis.observations import CaseNote, Observation, SeriesId, grouped
 from harness.analysis.significance import Test, bh_adjust, pair_test
-from harness.analysis.tables import json_text, sections, table
 from harness.errors import UserError
 from harness.keys import CaseKey, HostKind
 from harness.results import Run
-from harness.units import seconds
-
-FORMATS = ("text", "markdown", "json")
 
 
 @dataclass(frozen=True)
@@ -106,14 +103,15 @@ class Comparison:
         return tuple(p for p in self.pairs if p.verdict == "improvement")
 
 
-def run_prices(runs: Sequence[Run]) -> dict[str, float]:
+def run_prices(runs: Sequence[Run], price_file: Path | None = None) -> dict[str, float]:
     """Hourly price per run id, from the catalog row (or ``--price``) that matches its host.
 
-    Emulated runs are never priced: QEMU timings say nothing about the chip they imitate.
+    ``price_file`` (negotiated, reserved, spot) is laid over the catalog, as for ``export``
+    and ``report``. Emulated runs are never priced: QEMU timings say nothing about the chip.
     """
     from harness.pricing.rows import catalog_with_prices, run_match
 
-    catalog = catalog_with_prices(None)
+    catalog = catalog_with_prices(price_file)
     prices: dict[str, float] = {}
     for run in runs:
         if run.environment.get("emulated"):
@@ -125,11 +123,11 @@ def run_prices(runs: Sequence[Run]) -> dict[str, float]:
 
 
 def collect(
-    runs: Sequence[Run], side: str, prices: Mapping[str, float] | None = None
+    runs: Sequence[Run], side: str, price_file: Path | None = None
 ) -> tuple[dict[SeriesId, Series], list[CaseNote]]:
     """Ok cases pooled per host kind and case; failed and unfinished cases as notes."""
     pooled, notes = grouped(runs, side)
-    prices = {**run_prices(runs), **(prices or {})}
+    prices = run_prices(runs, price_file)
     return {k: _pool(k, obs, prices) for k, obs in pooled.items()}, notes
 
 
@@ -224,12 +222,12 @@ def compare_runs(
     across_arch: bool = False,
     n_resamples: int = 2000,
     seed: int = 0,
-    prices: Mapping[str, float] | None = None,
+    prices: Path | None = None,
 ) -> Comparison:
     """Pair the cases of ``cand`` with those of ``base`` and judge each difference.
 
-    ``prices`` (run id to hourly price) override the prices the runs' rows carry, for a
-    negotiated rate; they only feed the perf-per-dollar column of an across-arch comparison.
+    ``prices`` is a price file laid over the catalog (``--prices``); prices only feed the
+    perf-per-dollar column of an across-arch comparison.
     """
     _check(base, cand, threshold, alpha)
     base_s, base_notes = collect(base, "base", prices)
@@ -260,109 +258,3 @@ def exit_code(comparison: Comparison) -> int:
     if comparison.across_arch:
         return 0
     return 1 if comparison.regressions or comparison.broken else 0
-
-
-def verdict_line(c: Comparison) -> str:
-    """One line a reader can stop at: pass or fail, and why."""
-    n, rule = len(c.pairs), f"threshold {c.threshold:.0%}, alpha {c.alpha:g} after BH"
-    if n == 0:
-        return f"NOTHING COMPARED: no case ran on the same kind of machine in both ({rule})."
-    if c.across_arch:
-        g = f"{c.geomean_throughput_ratio:.3f}x" if c.geomean_throughput_ratio else "n/a"
-        return f"ACROSS ARCHITECTURES: {n} paired cases, geomean throughput {g} (no pass/fail)."
-    if exit_code(c):
-        counts = ((len(c.regressions), "regression(s)"), (len(c.broken), "broken case(s)"))
-        bad = " and ".join(f"{k} {what}" for k, what in counts if k)
-        return f"FAIL: {bad} in {n} paired cases ({rule})."
-    noisy = sum(p.verdict == "noisy host" for p in c.pairs)
-    unjudged = f", {noisy} change(s) on a noisy host not judged" if noisy else ""
-    return f"PASS: no regression in {n} paired cases, {len(c.improvements)} improved{unjudged}."
-
-
-def _ordered(pairs: Sequence[Pair]) -> list[Pair]:
-    """Regressions first (worst first), then improvements (best first), then the rest."""
-    rank = {"regression": 0, "improvement": 1, "noisy host": 2, "below threshold": 3}
-
-    def key(p: Pair) -> tuple[int, float]:
-        r = rank.get(p.verdict, 4)
-        return (r, p.time_ratio if r == 1 else -p.time_ratio)
-
-    return sorted(pairs, key=key)
-
-
-def ratio_text(x: float | None, ci: tuple[float, float] | None = None) -> str:
-    text = f"{x:.3f}" if x is not None and math.isfinite(x) else "n/a"
-    if ci is not None and all(math.isfinite(v) for v in ci):
-        text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
-    return text
-
-
-_TIMES = ["base median", "candidate median"]
-_ACROSS = ["case", "base host", "candidate host", *_TIMES, "throughput ratio [95% CI]", "perf/$"]
-_SAME = ["verdict", "case", "host", *_TIMES, "time ratio [95% CI]", "throughput ratio", "p (BH)"]
-
-
-def _cells(p: Pair, across: bool) -> list[str]:
-    times = [seconds(p.base_median_s), seconds(p.cand_median_s)]
-    if across:
-        ppd = ratio_text(p.perf_per_dollar) if p.perf_per_dollar else "no price"
-        return [
-            p.case,
-            p.base_host,
-            p.cand_host,
-            *times,
-            ratio_text(p.throughput_ratio, p.throughput_ci),
-            ppd,
-        ]
-    q = f"{p.p_adjusted:.2g}" if p.p_adjusted is not None else "n/a"
-    ratio, tput = ratio_text(p.time_ratio, p.time_ci), ratio_text(p.throughput_ratio)
-    return [p.verdict, p.case, p.base_host, *times, ratio, tput, q]
-
-
-def _notes(c: Comparison) -> list[tuple[str, list[str]]]:
-    def line(n: CaseNote) -> str:
-        why = f": {n.error}" if n.error else ""
-        return f"{n.side} {n.case} on {n.host} ({n.status}, run {n.run_id}){why}"
-
-    return [
-        ("Broken (ok in base, failed in candidate)", [line(n) for n in c.broken]),
-        ("Failed or unfinished", [line(n) for n in c.failures]),
-        ("Unpaired", [line(n) for n in c.unpaired]),
-    ]
-
-
-def render(comparison: Comparison, fmt: str) -> str:
-    """The comparison as ``text``, ``markdown`` (a GitHub job summary) or ``json``."""
-    if fmt not in FORMATS:
-        raise UserError(f"unknown compare format {fmt!r} (choose from {', '.join(FORMATS)})")
-    c, line = comparison, verdict_line(comparison)
-    if fmt == "json":
-        notes = {k: [asdict(n) for n in getattr(c, k)] for k in ("broken", "failures", "unpaired")}
-        settings = {k: getattr(c, k) for k in ("threshold", "alpha", "across_arch")}
-        pairs = [asdict(p) for p in _ordered(c.pairs)]
-        return json_text(
-            {
-                "verdict": line,
-                "exit_code": exit_code(c),
-                **settings,
-                "geomean_throughput_ratio": c.geomean_throughput_ratio,
-                "pairs": pairs,
-                **notes,
-            }
-        )
-    out = [f"**{line}**" if fmt == "markdown" else line, ""]
-    single = sum(p.method == "rounds" for p in c.pairs if not c.across_arch)
-    if single:
-        out += [
-            f"Note: {single} case(s) had one worker process on a side, so their test used that "
-            "process's rounds, which cannot show how much processes differ; measure with "
-            "--processes 5 or more (or compare several runs per side).",
-            "",
-        ]
-    if c.pairs:
-        out += table(
-            _ACROSS if c.across_arch else _SAME,
-            [_cells(p, c.across_arch) for p in _ordered(c.pairs)],
-            fmt,
-        )
-    return "\n".join(out + sections(_notes(c), fmt)) + "\n"

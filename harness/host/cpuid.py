@@ -1,21 +1,17 @@
 """Who is this CPU: parse /proc/cpuinfo or lscpu text, then decode it with targets/chips.toml.
 
 Everything here is pure (text in, values out) so it is tested on real recorded samples from
-cloud hosts; only :func:`load_chip_table` reads a file.
+cloud hosts; only ``chip_table.load_chip_table`` reads a file.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from harness.host.chip_table import ArmChip, ArmRow, ChipTable, X86Row, load_chip_table
 
 
 @dataclass(frozen=True)
@@ -52,53 +48,6 @@ class Chip:
     llvm_cpu: str | None
     candidates: tuple[str, ...] = ()
     known: bool = True
-
-
-@dataclass(frozen=True)
-class ArmChip:
-    """One product built on an Arm part, with the evidence that tells it apart."""
-
-    vendor: str
-    name: str
-    family: str
-    clouds: tuple[str, ...] = ()
-    bogomips: float | None = None
-    flags_present: tuple[str, ...] = ()
-    flags_absent: tuple[str, ...] = ()
-    bios_model: str | None = None
-
-
-@dataclass(frozen=True)
-class ArmRow:
-    implementer: int
-    part: int
-    vendor: str
-    core: str
-    llvm_cpu: str
-    lscpu_name: str | None = None
-    chips: tuple[ArmChip, ...] = ()
-
-
-@dataclass(frozen=True)
-class X86Row:
-    vendor_id: str
-    vendor: str
-    name: str
-    family: str
-    core: str
-    llvm_cpu: str
-    model_name: re.Pattern[str] | None = None
-    cpu_family: int | None = None
-    models: tuple[int, ...] = ()
-    model_ranges: tuple[tuple[int, int], ...] = ()
-    steppings: tuple[int, ...] = ()
-    clouds: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ChipTable:
-    arm: tuple[ArmRow, ...]
-    x86: tuple[X86Row, ...]
 
 
 # lscpu prints the implementer's name, not its number (util-linux sys-utils/lscpu-arm.c).
@@ -220,101 +169,6 @@ def parse_lscpu(text: str) -> CpuFacts:
         family=_int(f.get("cpu family")), model=_int(f.get("model")),
         stepping=_int(f.get("stepping")), **common,
     )  # fmt: skip
-
-
-# --------------------------------------------------------------------------------- chip table
-# Key -> kind of each table row; a trailing "?" marks an optional key.
-_SPECS: dict[str, dict[str, str]] = {
-    "top": {"arm": "[table]?", "x86": "[table]?"},
-    "arm": {"implementer": "int", "part": "int", "vendor": "str", "core": "str",
-            "llvm_cpu": "str", "lscpu_name": "str?", "chip": "[table]?"},
-    "chip": {"vendor": "str", "name": "str", "family": "str", "clouds": "[str]?",
-             "bogomips": "float?", "flags_present": "[str]?", "flags_absent": "[str]?",
-             "bios_model": "str?"},
-    "x86": {"vendor_id": "str", "vendor": "str", "name": "str", "family": "str", "core": "str",
-            "llvm_cpu": "str", "model_name": "str?", "cpu_family": "int?", "models": "[int]?",
-            "model_ranges": "[[int]]?", "steppings": "[int]?", "clouds": "[str]?"},
-}  # fmt: skip
-_SCALARS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float)}
-
-
-def _fits(value: Any, kind: str) -> bool:
-    if kind.startswith("["):
-        return isinstance(value, list) and all(_fits(v, kind[1:-1]) for v in value)
-    if kind == "table":
-        return isinstance(value, dict)
-    return isinstance(value, _SCALARS[kind]) and not isinstance(value, bool)
-
-
-def _tuples(value: Any) -> Any:
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
-
-
-def _row(raw: Any, kind: str, where: str) -> dict[str, Any]:
-    """A table row checked against its spec, lists made tuples; UserError names the bad key."""
-    spec = _SPECS[kind]
-    if not isinstance(raw, dict):
-        raise UserError(f"{where}: expected a table, got {raw!r}")
-    unknown = sorted(raw.keys() - spec.keys())
-    if unknown:
-        raise UserError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(spec)})")
-    for key, want in spec.items():
-        if key not in raw and not want.endswith("?"):
-            raise UserError(f"{where}: missing key {key!r}")
-        if key in raw and not _fits(raw[key], want.rstrip("?")):
-            raise UserError(f"{where}: key {key!r} must be {want.rstrip('?')}, got {raw[key]!r}")
-    return {k: _tuples(v) for k, v in raw.items()}
-
-
-def _arm_row(raw: Any, where: str) -> ArmRow:
-    row = _row(raw, "arm", where)
-    chips = row.pop("chip", ())
-    return ArmRow(**row, chips=tuple(
-        ArmChip(**_row(c, "chip", f"{where} chip {j}")) for j, c in enumerate(chips, 1)
-    ))  # fmt: skip
-
-
-def _x86_row(raw: Any, where: str) -> X86Row:
-    row = _row(raw, "x86", where)
-    if "model_name" not in row and "cpu_family" not in row:
-        raise UserError(f"{where}: missing key 'model_name' or 'cpu_family'")
-    if any(len(pair) != 2 for pair in row.get("model_ranges", ())):
-        raise UserError(f"{where}: key 'model_ranges' must hold [low, high] pairs")
-    try:
-        if "model_name" in row:
-            row["model_name"] = re.compile(row["model_name"])
-    except re.error as exc:
-        raise UserError(f"{where}: key 'model_name' is not a regular expression: {exc}") from exc
-    return X86Row(**row)
-
-
-def parse_chip_table(text: str, source: str = "chips.toml") -> ChipTable:
-    """The chip table from TOML text; UserError names ``source``, the row and the key."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{source}: not valid TOML: {exc}") from exc
-    _row(data, "top", source)
-    arm = [_arm_row(r, f"{source}: [[arm]] row {i}") for i, r in enumerate(data.get("arm", []), 1)]
-    x86 = [_x86_row(r, f"{source}: [[x86]] row {i}") for i, r in enumerate(data.get("x86", []), 1)]
-    return ChipTable(arm=tuple(arm), x86=tuple(x86))
-
-
-@functools.cache
-def _packaged_table() -> ChipTable:
-    resource = files("targets") / "chips.toml"
-    return parse_chip_table(resource.read_text(encoding="utf-8"), str(resource))
-
-
-def load_chip_table(path: Path | None = None) -> ChipTable:
-    """The chip table at ``path``, or the packaged targets/chips.toml (read once)."""
-    if path is None:
-        return _packaged_table()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read the chip table: {exc.strerror}") from exc
-    return parse_chip_table(text, str(path))
 
 
 # ----------------------------------------------------------------------------------- identify

@@ -1,4 +1,4 @@
-"""Price-performance arithmetic, the price columns of export rows, and suite summaries.
+"""Price-performance arithmetic and the price columns of export rows.
 
 The arithmetic is pure and exact so it can be checked by hand: throughput = work / seconds;
 cost per million units = price per hour / 3600 x seconds / work x 1e6; performance per dollar
@@ -10,25 +10,19 @@ the baseline's point value: the baseline's own uncertainty is not folded in.
 
 from __future__ import annotations
 
-import inspect
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from harness.errors import UserError
-from harness.keys import ACROSS_HOSTS, target_label
-from harness.measure.sample_stats import CONFIDENCE
+from harness.keys import ACROSS_HOSTS
 from harness.pricing.matching import Match
+from harness.units import flag
 
 SECONDS_PER_HOUR = 3600.0
-N_RESAMPLES = 2000
-SUMMARY_METRICS = ("throughput", "perf_per_dollar", "throughput_per_vcpu", "throughput_per_core")
 
 
 @dataclass(frozen=True)
@@ -38,17 +32,6 @@ class Interval:
     value: float
     low: float
     high: float
-
-
-@dataclass(frozen=True)
-class GeomeanCI:
-    """A geometric mean with a bootstrap interval; ``method`` says how the bounds were found."""
-
-    value: float
-    low: float
-    high: float
-    n: int
-    method: str
 
 
 def _div(a: float, b: float) -> float:
@@ -95,49 +78,6 @@ def busy_cores(threads: int, cores: int) -> int:
     return max(min(threads, cores), 1)
 
 
-# ------------------------------------------------------------------------- geometric means
-
-
-def _bootstrap_kwargs(seed: int) -> dict[str, Any]:
-    """scipy >= 1.15 takes ``rng``; older versions ``random_state``: both deterministic."""
-    name = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
-    return {name: np.random.default_rng(seed)}
-
-
-def geomean_ci(
-    values: Sequence[float],
-    confidence: float = CONFIDENCE,
-    n_resamples: int = N_RESAMPLES,
-    seed: int = 0,
-) -> GeomeanCI:
-    """Geometric mean of positive ratios with a bootstrap CI over them (BCa, else percentile).
-
-    Values are sorted first, so the answer does not depend on their order; two or more
-    identical values give that value with a zero-width interval; one value has no interval.
-    """
-    data = np.sort(np.asarray(values, dtype=float))
-    if data.size == 0 or not np.all(np.isfinite(data)) or np.any(data <= 0):
-        raise ValueError("geomean_ci needs one or more positive, finite values")
-    if data.size == 1:
-        return GeomeanCI(float(data[0]), math.nan, math.nan, 1, "single")
-    if np.all(data == data[0]):
-        return GeomeanCI(float(data[0]), float(data[0]), float(data[0]), int(data.size), "equal")
-    logs = np.log(data)
-    value = float(np.exp(logs.mean()))
-    for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # BCa on a few values warns; NaN bounds tell us
-            res = stats.bootstrap(
-                (logs,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                method=method, **_bootstrap_kwargs(seed),
-            )  # fmt: skip
-        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-        if math.isfinite(low) and math.isfinite(high):
-            return GeomeanCI(value, min(math.exp(low), value), max(math.exp(high), value),
-                             int(data.size), method)  # fmt: skip
-    return GeomeanCI(value, math.nan, math.nan, int(data.size), "none")
-
-
 # --------------------------------------------------------------------------- export columns
 
 FIGURES = ("usd_per_million", "perf_per_dollar", "rel_perf_per_dollar", "throughput_per_vcpu",
@@ -163,13 +103,6 @@ def _count(value: Any) -> int:
     return int(number) if number >= 1 else 1
 
 
-def _flag(value: Any) -> bool:
-    """A truthy cell; None and NaN (a column some rows lack) read as False."""
-    return (
-        value is not None and not (isinstance(value, float) and math.isnan(value)) and bool(value)
-    )
-
-
 def _spread(name: str, interval: Interval) -> dict[str, float]:
     return {name: interval.value, f"{name}_low": interval.low, f"{name}_high": interval.high}
 
@@ -177,9 +110,9 @@ def _spread(name: str, interval: Interval) -> dict[str, float]:
 def _status(row: Mapping[str, Any], match: Match | None) -> str:
     """Why a row gets whole-instance cost figures, or why not (the cost_status column)."""
     threads, target = _count(row.get("threads")), match.target if match else None
-    if _flag(row.get("emulated")):
+    if flag(row.get("emulated")):
         return "emulated: never priced"
-    if not _flag(row.get("valid")) or not _float(row.get("median_s")) > 0:
+    if not flag(row.get("valid")) or not _float(row.get("median_s")) > 0:
         return "invalid: no timing"
     if target is None:
         return "unpriced host"
@@ -285,74 +218,3 @@ def add_prices(
         _relative(rows, keys, _baseline_run(rows, matches_by_run, baseline), baseline)
     columns = [c for c in frame.columns if c not in PRICE_COLUMNS] + list(PRICE_COLUMNS)
     return pd.DataFrame.from_records(rows, columns=columns, index=frame.index)
-
-
-# ------------------------------------------------------------------------------ summaries
-
-
-def _labels(frame: pd.DataFrame) -> pd.Series:
-    """What each row is summarised under (``keys.target_label``)."""
-    labels: list[str | None] = [target_label({str(k): v for k, v in r.items()})
-                                for r in frame.to_dict("records")]  # fmt: skip
-    return pd.Series(labels, index=frame.index, dtype=object)
-
-
-def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One value per (group, case): the most threads each group ran, median over repeats."""
-    no = pd.Series(False, index=frame.index)
-    emulated = frame["emulated"].map(_flag).astype(bool) if "emulated" in frame else no
-    valid = frame["valid"].map(_flag).astype(bool) if "valid" in frame else ~no
-    value = pd.to_numeric(frame[metric], errors="coerce")
-    data = frame.loc[valid & ~emulated & (value > 0)].assign(group=_labels(frame), value=value)
-    keys = [k for k in ACROSS_HOSTS if k in data]
-    data = data.assign(threads=data.get("threads", 1))
-    most = data.groupby(["group", *keys], dropna=False)["threads"].transform("max")
-    data = data.loc[data["threads"] == most]
-    by = ["group", "category", *keys]
-    return data.groupby(by, dropna=False)["value"].median().reset_index()
-
-
-def unsummarisable(frame: pd.DataFrame, baseline: str, metric: str) -> str | None:
-    """Why ``suite_summary`` cannot summarise ``metric`` against ``baseline``; None if it can."""
-    if metric not in SUMMARY_METRICS or metric not in frame:
-        have = ", ".join(m for m in SUMMARY_METRICS if m in frame)
-        return f"cannot summarise {metric!r} (have: {have})"
-    cases = _cases(frame, metric)
-    if not (cases["group"] == baseline).any():
-        groups = ", ".join(sorted(map(str, cases["group"].unique())))
-        return f"baseline {baseline!r} is not among the summarised groups ({groups})"
-    return None
-
-
-def suite_summary(
-    frame: pd.DataFrame,
-    baseline: str,
-    metric: str = "throughput",
-    confidence: float = CONFIDENCE,
-    n_resamples: int = N_RESAMPLES,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Geometric mean of ``metric`` ratios to ``baseline``, per (group, mode, category) and per
-    (group, mode) over all categories ("all"), each with a bootstrap CI over the cases.
-
-    A group is a priced type, else the DMI type, else the host; ``baseline`` names one. Only
-    valid native rows count; a case missing on either side is left out (``n`` says how many
-    stayed). Rows are reduced per case before any resampling, so row order changes nothing.
-    """
-    reason = unsummarisable(frame, baseline, metric)
-    if reason:
-        raise UserError(reason)
-    cases = _cases(frame, metric)
-    keys = [k for k in ACROSS_HOSTS if k in cases]
-    base = cases.loc[cases["group"] == baseline, [*keys, "value"]]
-    merged = cases.merge(base, on=keys, suffixes=("", "_base"))
-    merged["ratio"] = merged["value"] / merged["value_base"]
-    out = []
-    for (group, mode), sub in merged.groupby(["group", "mode"], sort=True):
-        parts = [*sub.groupby("category", sort=True), ("all", sub)]
-        for category, part in parts:
-            g = geomean_ci(part["ratio"].to_list(), confidence, n_resamples, seed)
-            out.append({"group": group, "mode": mode, "category": category, "metric": metric,
-                        "baseline": baseline, "n": g.n, "geomean": g.value, "ci_low": g.low,
-                        "ci_high": g.high, "method": g.method})  # fmt: skip
-    return pd.DataFrame(out)

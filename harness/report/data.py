@@ -17,9 +17,9 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.keys import CASE_FIELDS, HostKind, target_label
-from harness.report.format import flag, is_ok, rows_of, text
+from harness.report.format import is_ok, rows_of, text
 from harness.results import Run
-from harness.units import MISSING
+from harness.units import MISSING, flag
 
 REQUIRED_COLUMNS = (
     "run_id", "host", "arch", "cpu", "instance_type", "workload", "category", "size", "mode",

@@ -11,25 +11,17 @@ from __future__ import annotations
 import html
 import json
 import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
 
-from harness.units import MISSING, finite
+from harness.units import MISSING, finite, missing
 
 _JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 Figure = dict[str, Any]
-
-
-def missing(value: Any) -> bool:
-    """True for None, pandas NA and NaN."""
-    if value is None or value is pd.NA:
-        return True
-    return isinstance(value, numbers.Real) and math.isnan(value)
 
 
 def text(value: Any) -> str:
@@ -40,11 +32,6 @@ def text(value: Any) -> str:
 def num(value: Any) -> float | None:
     """A finite float for figure JSON, else None (JSON has no NaN; plotly reads null as a gap)."""
     return float(value) if finite(value) else None
-
-
-def flag(value: Any) -> bool:
-    """A truthy cell; None and NaN (a column some rows lack) read as False."""
-    return not missing(value) and bool(value)
 
 
 def ratio(value: float, low: float, high: float) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.pricing.arithmetic import suite_summary, unsummarisable
+from harness.pricing.summary import summary_or_gap
 from harness.report.format import ratio, rows_of, usd
 from harness.report.tables import Filters, why_unpriced
 from harness.units import MISSING, finite
@@ -130,12 +130,9 @@ def _summaries(
     out: dict[tuple[str, str], pd.DataFrame] = {}
     gaps: list[str] = []
     for metric in ("throughput", "perf_per_dollar"):
-        reason = unsummarisable(frame, baseline, metric)
+        result, reason = summary_or_gap(frame, baseline, metric)
         if reason:
             gaps.append(f"{metric.replace('_', ' ')} not summarised: {reason}.")
-            result = pd.DataFrame(columns=["group", "mode", "category", "geomean"])
-        else:
-            result = suite_summary(frame, baseline, metric)
         for mode in ("rate", "speed"):
             out[(metric, mode)] = result.loc[result["mode"] == mode]
     return out, gaps

@@ -175,7 +175,8 @@ def _remote_args(argv: list[str]) -> list[str]:
 
 
 def _run_fleet(args: argparse.Namespace) -> int:
-    from harness.run.fleet_executor import fleet_exit_code, load_fleet, parse_host, run_fleet
+    from harness.run.fleet_executor import fleet_exit_code, run_fleet
+    from harness.run.fleet_file import load_fleet, parse_host
 
     hosts = load_fleet(args.hosts) if args.hosts else [parse_host(args.host)]
     repo = Path(__file__).resolve().parents[2]

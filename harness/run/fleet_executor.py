@@ -1,18 +1,16 @@
 """Run the suite on a fleet of SSH hosts at once: ship the harness, set up, run, fetch results.
 
-Remote commands are argument lists quoted with ``shlex.quote`` (ssh hands the remote shell one
-string), so no name, user or path runs anything. Host keys are checked unless a host opts out.
-One failing host never stops the others; each finished host's run lands in ``<fleet>/<host>/``.
+Each host runs through the stages connect, ship, setup, run, fetch (``harness.run.ssh`` builds
+the commands and says why one failed). One failing host never stops the others; each finished
+host's run lands in ``<fleet>/<host>/``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
@@ -30,83 +28,12 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from harness.errors import UserError
 from harness.results import atomic_write_json, load_run, make_run_dir, new_run_id
-from harness.run.fleet_file import Host, check_unique, load_fleet, parse_host
+from harness.run.fleet_file import Host, check_unique
+from harness.run.ssh import build_wheel, cause, failure_reason, sh, ssh_argv
 
-CONNECT_TIMEOUT_S = 10
 FLEET = "fleet.json"
 STAGES = ("connect", "ship", "setup", "run", "fetch")
 _PIP = ("-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q")
-__all__ = ["Host", "build_wheel", "fleet_exit_code", "load_fleet", "parse_host", "run_fleet",
-           "ssh_argv"]  # fmt: skip
-
-
-def build_wheel(repo: Path, dest: Path) -> Path:
-    """Build the harness wheel offline from a copy of ``repo`` (nothing is written there)."""
-    skip = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "build", "dist", "results",
-                                  "tests", "out")  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="harness-wheel-") as tmp:
-        src = shutil.copytree(repo, Path(tmp) / "src", ignore=skip)
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-             "--no-index", "--disable-pip-version-check", "-q", "-w", str(dest), str(src)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-    wheels = sorted(dest.glob("*.whl"), key=lambda p: p.stat().st_mtime)
-    if done.returncode or not wheels:
-        lines = [x.strip() for x in (done.stderr + done.stdout).splitlines() if x.strip()]
-        # pip ends with "hint: See above"; the cause is the first line that names an error
-        cause = next((x for x in lines if re.search(r"\w*Error\b|error:", x)), None)
-        raise UserError(f"cannot build the harness wheel from {repo}: {cause or 'no wheel'}")
-    return wheels[-1]
-
-
-def _sh(*words: str | PurePosixPath) -> str:
-    """One shell command from words, each quoted: nothing in them is ever interpreted."""
-    return " ".join(shlex.quote(str(w)) for w in words)
-
-
-def ssh_argv(host: Host, command: str) -> list[str]:
-    """The ``ssh`` argument list that runs ``command`` (already quoted) on ``host``."""
-    opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}",
-            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
-            "-o", f"StrictHostKeyChecking={'yes' if host.check_host_key else 'no'}"]  # fmt: skip
-    if host.known_hosts is not None:  # ssh expands %-tokens and splits this value at spaces
-        known = json.dumps(str(host.known_hosts).replace("%", "%%"), ensure_ascii=False)
-        opts += ["-o", f"UserKnownHostsFile={known}"]
-    if host.identity_file is not None:
-        opts += ["-i", str(host.identity_file).replace("%", "%%"), "-o", "IdentitiesOnly=yes"]
-    if host.user is not None:
-        opts += ["-l", host.user]
-    return ["ssh", "-T", "-a", "-x", *opts, "-p", str(host.port), "--", host.address, command]
-
-
-_SSH_FAILURES = (  # what ssh prints when it fails (exit 255) -> the reason shown
-    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "host key does not match the known hosts file"),
-    ("Host key verification failed", "unknown host key (host key checking is on)"),
-    ("Permission denied|Too many authentication failures", "authentication refused"),
-    ("Connection refused", "connection refused"),
-    ("timed out|Timeout, server", "connection timed out"),
-    ("closed by remote host|Connection reset|Connection closed|Broken pipe", "connection dropped"),
-)
-
-
-def _last(lines: Sequence[str]) -> str:
-    """The line that best says what went wrong: the last error line, else the last line."""
-    said = [line.strip() for line in lines if line.strip()] or ["no output"]
-    return next((x for x in reversed(said) if re.match(r"(ERROR|\w*Error)\b", x)), said[-1])[:240]
-
-
-def failure_reason(host: Host, stage: str, rc: int, lines: Sequence[str]) -> str:
-    """One line saying why a remote command failed; ssh's own failures (exit 255) by kind."""
-    if rc != 255:
-        return f"{stage} failed (exit {rc}): {_last(lines)}"
-    what = next((w for pattern, w in _SSH_FAILURES if re.search(pattern, "\n".join(lines))), "")
-    where = "" if stage == "connect" else f" during {stage}"
-    if not what:
-        return f"ssh failed{where} ({host.target}): {_last(lines)}"
-    if "host key" in what:
-        return f"{what}{where} ({host.target}; known hosts: {host.known_hosts or '~/.ssh'})"
-    return f"{what}{where} ({host.target})"
 
 
 class _Failed(Exception):
@@ -165,7 +92,7 @@ class _Remote:
         """Copy the remote run folder to ``dest`` as a tar stream, checked entry by entry."""
         staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent))
         try:
-            self.call("fetch", f"{tar_command} {_sh(run_id)}", stdout=staging / "t")
+            self.call("fetch", f"{tar_command} {sh(run_id)}", stdout=staging / "t")
             with tarfile.open(staging / "t") as tar:
                 tar.extraction_filter = getattr(tarfile, "data_filter", None)
                 for member in tar:
@@ -190,16 +117,16 @@ def _commands(host: Host, w: PurePosixPath, wheel: str, run_args: Sequence[str])
         run += ["--cache-dir", str(w / "numba-cache")]
     run += ["--instance-type", host.instance_type] if host.instance_type else []
     run += ["--price", repr(float(host.price))] if host.price is not None else []
-    here = f"cd -- {_sh(w / 'ship')} && "  # pip reads a ';' in a wheel's path as a marker
+    here = f"cd -- {sh(w / 'ship')} && "  # pip reads a ';' in a wheel's path as a marker
     return {
-        "ship": _sh("tar", "--no-same-owner", "-C", w, "-xf", "-"),
-        "existing": here + _sh(host.python, *_PIP, "--no-deps", "--no-index", "--upgrade",
+        "ship": sh("tar", "--no-same-owner", "-C", w, "-xf", "-"),
+        "existing": here + sh(host.python, *_PIP, "--no-deps", "--no-index", "--upgrade",
                                "--target", w / "lib", pkg),
-        "venv": f"{here}{{ test -x {_sh(py)} || {_sh(host.python, '-m', 'venv', w / 'venv')}; }}"
-                f" && {_sh(py, *_PIP, *index, pkg)} && "
-                f"{_sh(py, *_PIP, '--no-deps', '--force-reinstall', '--no-index', pkg)}",
-        "run": _sh(*run, "--out", w / "results"),
-        "fetch": _sh("tar", "-C", w / "results", "-cf", "-"),
+        "venv": f"{here}{{ test -x {sh(py)} || {sh(host.python, '-m', 'venv', w / 'venv')}; }}"
+                f" && {sh(py, *_PIP, *index, pkg)} && "
+                f"{sh(py, *_PIP, '--no-deps', '--force-reinstall', '--no-index', pkg)}",
+        "run": sh(*run, "--out", w / "results"),
+        "fetch": sh("tar", "-C", w / "results", "-cf", "-"),
     }  # fmt: skip
 
 
@@ -207,7 +134,7 @@ def _printed(lines: Sequence[str], prefix: str, what: str) -> str:
     """The value of the last ``PREFIX VALUE`` line a remote command printed."""
     value = next((x[len(prefix) :].strip() for x in reversed(lines) if x.startswith(prefix)), "")
     if not value:
-        raise _Failed(f"{what}: {_last(lines)}")
+        raise _Failed(f"{what}: {cause(lines)}")
     return value
 
 
@@ -216,8 +143,8 @@ def _stages(remote: _Remote, wheel: Path, run_args: Sequence[str], dest: Path) -
     host = remote.host
     yield "connect"
     w = host.workdir[1:].lstrip("/") or "." if host.workdir[:1] == "~" else host.workdir
-    make = _sh("mkdir", "-p", "--", f"{w}/ship", f"{w}/results")  # ssh starts in the home folder
-    here = "cd -- " + _sh(w) + """ && printf 'workdir=%s\\n' "$PWD" """
+    make = sh("mkdir", "-p", "--", f"{w}/ship", f"{w}/results")  # ssh starts in the home folder
+    here = "cd -- " + sh(w) + """ && printf 'workdir=%s\\n' "$PWD" """
     lines = remote.call("connect", f"{make} && {here}")
     work = PurePosixPath("/", _printed(lines, "workdir=/", "connect: no workdir printed"))
     command = _commands(host, work, wheel.name, run_args)

@@ -1,0 +1,170 @@
+"""Suite summaries: the geometric mean of each target's ratios to a baseline, over cases.
+
+The cases of a suite are the sample: a geometric mean of per-case ratios answers "how much
+faster (or cheaper per unit) is this target across the workloads we run", and its bootstrap
+interval over cases says how much that answer depends on which cases were chosen. Each case
+is reduced to one value per group first (its median over repeats, at the most threads the
+group ran), so repeats and row order cannot weigh on the result.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from harness.errors import UserError
+from harness.keys import ACROSS_HOSTS, target_label
+from harness.measure.sample_stats import CONFIDENCE
+from harness.units import flag
+
+N_RESAMPLES = 2000
+SUMMARY_METRICS = ("throughput", "perf_per_dollar", "throughput_per_vcpu", "throughput_per_core")
+
+
+@dataclass(frozen=True)
+class GeomeanCI:
+    """A geometric mean with a bootstrap interval; ``method`` says how the bounds were found."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+    method: str
+
+
+def _bootstrap_kwargs(seed: int) -> dict[str, Any]:
+    """scipy >= 1.15 takes ``rng``; older versions ``random_state``: both deterministic."""
+    name = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
+    return {name: np.random.default_rng(seed)}
+
+
+def geomean_ci(
+    values: Sequence[float],
+    confidence: float = CONFIDENCE,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+) -> GeomeanCI:
+    """Geometric mean of positive ratios with a bootstrap CI over them (BCa, else percentile).
+
+    Values are sorted first, so the answer does not depend on their order; two or more
+    identical values give that value with a zero-width interval; one value has no interval.
+    """
+    data = np.sort(np.asarray(values, dtype=float))
+    if data.size == 0 or not np.all(np.isfinite(data)) or np.any(data <= 0):
+        raise ValueError("geomean_ci needs one or more positive, finite values")
+    if data.size == 1:
+        return GeomeanCI(float(data[0]), math.nan, math.nan, 1, "single")
+    if np.all(data == data[0]):
+        return GeomeanCI(float(data[0]), float(data[0]), float(data[0]), int(data.size), "equal")
+    logs = np.log(data)
+    value = float(np.exp(logs.mean()))
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # BCa on a few values warns; NaN bounds tell us
+            res = stats.bootstrap(
+                (logs,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                method=method, **_bootstrap_kwargs(seed),
+            )  # fmt: skip
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(low) and math.isfinite(high):
+            return GeomeanCI(value, min(math.exp(low), value), max(math.exp(high), value),
+                             int(data.size), method)  # fmt: skip
+    return GeomeanCI(value, math.nan, math.nan, int(data.size), "none")
+
+
+def _labels(frame: pd.DataFrame) -> pd.Series:
+    """What each row is summarised under (``keys.target_label``)."""
+    labels: list[str | None] = [target_label({str(k): v for k, v in r.items()})
+                                for r in frame.to_dict("records")]  # fmt: skip
+    return pd.Series(labels, index=frame.index, dtype=object)
+
+
+def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One value per (group, case): the most threads each group ran, median over repeats."""
+    no = pd.Series(False, index=frame.index)
+    emulated = frame["emulated"].map(flag).astype(bool) if "emulated" in frame else no
+    valid = frame["valid"].map(flag).astype(bool) if "valid" in frame else ~no
+    value = pd.to_numeric(frame[metric], errors="coerce")
+    data = frame.loc[valid & ~emulated & (value > 0)].assign(group=_labels(frame), value=value)
+    keys = [k for k in ACROSS_HOSTS if k in data]
+    data = data.assign(threads=data.get("threads", 1))
+    most = data.groupby(["group", *keys], dropna=False)["threads"].transform("max")
+    data = data.loc[data["threads"] == most]
+    by = ["group", "category", *keys]
+    return data.groupby(by, dropna=False)["value"].median().reset_index()
+
+
+def _column_gap(frame: pd.DataFrame, metric: str) -> str | None:
+    if metric not in SUMMARY_METRICS or metric not in frame:
+        have = ", ".join(m for m in SUMMARY_METRICS if m in frame)
+        return f"cannot summarise {metric!r} (have: {have})"
+    return None
+
+
+def _baseline_gap(cases: pd.DataFrame, baseline: str) -> str | None:
+    if not (cases["group"] == baseline).any():
+        groups = ", ".join(sorted(map(str, cases["group"].unique())))
+        return f"baseline {baseline!r} is not among the summarised groups ({groups})"
+    return None
+
+
+def summary_or_gap(
+    frame: pd.DataFrame,
+    baseline: str,
+    metric: str = "throughput",
+    confidence: float = CONFIDENCE,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, str | None]:
+    """The suite summary (see ``suite_summary``), or an empty frame and why none can be made."""
+    empty = pd.DataFrame(columns=["group", "mode", "category", "metric", "geomean"])
+    reason = _column_gap(frame, metric)
+    if reason:
+        return empty, reason
+    cases = _cases(frame, metric)
+    reason = _baseline_gap(cases, baseline)
+    if reason:
+        return empty, reason
+    keys = [k for k in ACROSS_HOSTS if k in cases]
+    base = cases.loc[cases["group"] == baseline, [*keys, "value"]]
+    merged = cases.merge(base, on=keys, suffixes=("", "_base"))
+    merged["ratio"] = merged["value"] / merged["value_base"]
+    out = []
+    for (group, mode), sub in merged.groupby(["group", "mode"], sort=True):
+        parts = [*sub.groupby("category", sort=True), ("all", sub)]
+        for category, part in parts:
+            g = geomean_ci(part["ratio"].to_list(), confidence, n_resamples, seed)
+            out.append({"group": group, "mode": mode, "category": category, "metric": metric,
+                        "baseline": baseline, "n": g.n, "geomean": g.value, "ci_low": g.low,
+                        "ci_high": g.high, "method": g.method})  # fmt: skip
+    return pd.DataFrame(out), None
+
+
+def suite_summary(
+    frame: pd.DataFrame,
+    baseline: str,
+    metric: str = "throughput",
+    confidence: float = CONFIDENCE,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Geometric mean of ``metric`` ratios to ``baseline``, per (group, mode, category) and per
+    (group, mode) over all categories ("all"), each with a bootstrap CI over the cases.
+
+    A group is a priced type, else the DMI type, else the host; ``baseline`` names one. Only
+    valid native rows count; a case missing on either side is left out (``n`` says how many
+    stayed). Rows are reduced per case before any resampling, so row order changes nothing.
+    A summary that cannot be made is a UserError saying why.
+    """
+    result, reason = summary_or_gap(frame, baseline, metric, confidence, n_resamples, seed)
+    if reason:
+        raise UserError(reason)
+    return result

@@ -1,0 +1,100 @@
+"""The options of ``harness run``: what to measure, how long, where, and how to price it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
+    """The ``harness run`` subcommand and its options, with their defaults in the help."""
+    p = sub.add_parser(
+        "run",
+        help="measure workloads on this host",
+        description="Measure workloads on this host, one worker process each.",
+    )
+    p.add_argument("--workloads", help="comma list of workload names (default: all)")
+    p.add_argument(
+        "--size",
+        default="default",
+        help="tiny|small|default|large, or a comma list (default: default)",
+    )
+    p.add_argument("--mode", default="both", help="speed|rate|both (default: both)")
+    p.add_argument(
+        "--threads",
+        default="all",
+        help="threads for the rate form: a count, 'all', or a sweep like 1,2,4,all (default: all)",
+    )
+    p.add_argument(
+        "--profile",
+        default="native",
+        help="compile profiles, a comma list: native (host CPU), portable (generic), or any "
+        "LLVM CPU name of this architecture, e.g. native,x86-64-v3,portable (default: native)",
+    )
+    p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
+    p.add_argument(
+        "--affinity",
+        default="auto",
+        help="the CPU single-thread (speed) cases run on: auto (an isolated CPU, else the first "
+        "usable one), a CPU number, or none (default: auto)",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="fresh worker processes per case, interleaved over the run, their rounds and "
+        "time budget shared; compare tests the processes' medians (default: 5, or "
+        "$HARNESS_PROCESSES)",
+    )
+    p.add_argument(
+        "--max-time",
+        type=float,
+        default=None,
+        help="seconds of timed rounds per case (default: 1.0; 0.2 at tiny)",
+    )
+    p.add_argument(
+        "--min-rounds", type=int, default=None,
+        help="fewest timed rounds per case (default: 5; 1 under emulation)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="Numba cache folder (default: a per-user cache keyed by CPU)",
+    )
+    p.add_argument(
+        "--host",
+        help="where to run: local (default); qemu-aarch64 (emulated aarch64 on this machine, "
+        "after `make aarch64-env`; results marked emulated, never priced); or user@addr:port "
+        "over SSH",
+    )
+    p.add_argument(
+        "--hosts",
+        type=Path,
+        metavar="FLEET.toml",
+        help="run on every host of a fleet file over SSH, concurrently, results brought home",
+    )
+    p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
+    p.add_argument("--price", type=float, help="this host's price in USD per hour (overrides)")
+    p.add_argument("--report", action="store_true", help="also write report.html in the run")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="run again only the missing or failed cases of RUN_ID (in --out), same options",
+    )
+    p.add_argument(
+        "--no-roofline",
+        action="store_true",
+        help="skip measuring this host's limits (triad, FMA peak, SGEMM) before the cases",
+    )
+    p.add_argument(
+        "--workload-path",
+        action="append",
+        metavar="DIR",
+        help="another folder of workload modules (repeatable)",
+    )
+    p.set_defaults(func=func)
