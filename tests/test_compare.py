@@ -82,9 +82,9 @@ def _manifest_case(case: Case) -> dict[str, Any]:
         entry["profile"] = case.profile
     if case.status == "ok":
         ci = median_ci(case.samples)
-        entry["stats"] = {"median_s": ci.median, "ci_low_s": ci.low, "ci_high_s": ci.high,
+        entry["stats"] = {"median_s": ci.value, "ci_low_s": ci.low, "ci_high_s": ci.high,
                           "rounds": len(case.samples)}  # fmt: skip
-        entry["throughput"] = 1000 / ci.median
+        entry["throughput"] = 1000 / ci.value
     return entry
 
 
@@ -151,7 +151,7 @@ def test_every_case_slowed_by_30_percent_is_flagged(
     assert len(result.pairs) == len(specs)
     assert all(p.verdict == "regression" for p in result.pairs)
     assert all(p.time_ratio == pytest.approx(1.3) for p in result.pairs)
-    assert all(p.time_ci[0] > 1.0 and p.throughput_ratio < 1.0 for p in result.pairs)
+    assert all(p.time.low > 1.0 and p.throughput_ratio < 1.0 for p in result.pairs)
     assert exit_code(result) == 1
 
 

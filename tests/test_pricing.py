@@ -13,16 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import UserError
+from harness.measure.sample_stats import Estimate
 from harness.pricing.arithmetic import (
     PRICE_COLUMNS,
-    Interval,
     add_prices,
     busy_cores,
     cost_per_million,
     perf_per_dollar,
     relative,
     throughput,
-    transform,
 )
 from harness.pricing.catalog import apply_prices, load_catalog, load_prices
 from harness.pricing.matching import Match
@@ -82,9 +81,9 @@ def test_cost_is_price_per_second_over_throughput(price, seconds, work):
 def test_time_interval_maps_to_ordered_throughput_and_cost_intervals(work, times):
     """Throughput falls as time rises, so its bounds swap; cost rises, so its bounds keep."""
     low, mid, high = times
-    rate = transform(Interval(mid, low, high), lambda s: throughput(work, s))
-    assert rate == Interval(work / mid, work / high, work / low)
-    cost = transform(Interval(mid, low, high), lambda s: cost_per_million(1.0, s, work))
+    rate = Estimate(mid, low, high).map(lambda s: throughput(work, s))
+    assert rate == Estimate(work / mid, work / high, work / low)
+    cost = Estimate(mid, low, high).map(lambda s: cost_per_million(1.0, s, work))
     assert cost.low <= cost.value <= cost.high
 
 

@@ -94,7 +94,7 @@ def _outcome(case: dict[str, Any], env: dict[str, Any], night: int, step: int) -
            "samples": samples,
            "vector_isa": ("sve" if arm else "zmm") if case["profile"] == "native" else
            ("neon" if arm else "xmm"),
-           "stats": {"median_s": ci.median, "ci_low_s": ci.low, "ci_high_s": ci.high, "rounds": 7},
+           "stats": {"median_s": ci.value, "ci_low_s": ci.low, "ci_high_s": ci.high, "rounds": 7},
            "host_load": {"steal": 0.12 if host == "arm-bench" and case["workload"] == "tokenize"
                          and case["mode"] == "speed" else 0.0, "other_load": 0.01}}  # fmt: skip
     out["host_load"]["noisy"] = out["host_load"]["steal"] > 0.05

@@ -41,6 +41,7 @@ from harness.analysis.observations import CaseNote, Observation, SeriesId, group
 from harness.analysis.significance import Test, bh_adjust, pair_test
 from harness.errors import UserError
 from harness.keys import CaseKey, HostKind
+from harness.measure.sample_stats import Estimate
 from harness.results import Run
 
 
@@ -70,15 +71,21 @@ class Pair:
     cand_median_s: float
     base_n: int
     cand_n: int
-    time_ratio: float
-    time_ci: tuple[float, float]
-    throughput_ratio: float
-    throughput_ci: tuple[float, float]
+    time: Estimate  # candidate time over base time
+    throughput: Estimate  # candidate throughput over base throughput
     p_value: float | None
     p_adjusted: float | None
     verdict: str
     perf_per_dollar: float | None = None
     method: str = "processes"  # what was tested: process medians, or one process's rounds
+
+    @property
+    def time_ratio(self) -> float:
+        return self.time.value
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.throughput.value
 
 
 @dataclass(frozen=True)
@@ -151,23 +158,21 @@ class Rule:
     n_resamples: int
     seed: int
 
-    def verdict(
-        self, time_ratio: float, ci: tuple[float, float], p_adj: float | None, noisy: bool
-    ) -> str:
+    def verdict(self, time: Estimate, p_adj: float | None, noisy: bool) -> str:
         """A flagged change measured on a noisy host is reported as such, never judged."""
-        found = self._verdict(time_ratio, ci, p_adj)
+        found = self._verdict(time, p_adj)
         return "noisy host" if noisy and found in ("regression", "improvement") else found
 
-    def _verdict(self, time_ratio: float, ci: tuple[float, float], p_adj: float | None) -> str:
+    def _verdict(self, time: Estimate, p_adj: float | None) -> str:
         if self.across_arch:
             return "across-arch"
         if p_adj is None:
             return "too few samples"
         if p_adj > self.alpha:
             return "not significant"
-        if time_ratio > 1 + self.threshold and ci[0] > 1:
+        if time.value > 1 + self.threshold and time.low > 1:
             return "regression"
-        if time_ratio < 1 / (1 + self.threshold) and ci[1] < 1:
+        if time.value < 1 / (1 + self.threshold) and time.high < 1:
             return "improvement"
         return "below threshold"
 
@@ -190,17 +195,16 @@ def _test(b: Series, c: Series, rule: Rule) -> Test:
 
 def _pair(b: Series, c: Series, test: Test, p_adj: float | None, rule: Rule) -> Pair:
     """Ratios of the medians, their interval, and the verdict on them."""
-    ci, time_ratio, p = test.ci, test.time_ratio, test.p_value
+    time = test.ratio
     work_ratio = (c.work / b.work) if (b.work and c.work) else 1.0
-    tput = work_ratio / time_ratio
-    tput_ci = (work_ratio / ci[1], work_ratio / ci[0]) if ci[0] > 0 else (math.nan, math.nan)
+    tput = time.map(lambda r: work_ratio / r if r > 0 else math.nan)
     prices = (b.price_per_hour or math.nan) / (c.price_per_hour or math.nan)
-    ppd = tput * prices if math.isfinite(prices) else None
+    ppd = tput.value * prices if math.isfinite(prices) else None
     centers = test.centers or (b.median_s, c.median_s)  # what the ratio is a ratio of
     return Pair(
         b.key.label, b.host.label, c.host.label, *centers,
-        len(b.samples), len(c.samples), time_ratio, ci, tput, tput_ci, p, p_adj,
-        rule.verdict(time_ratio, ci, p_adj, b.noisy or c.noisy), ppd, test.method,
+        len(b.samples), len(c.samples), time, tput, test.p_value, p_adj,
+        rule.verdict(time, p_adj, b.noisy or c.noisy), ppd, test.method,
     )  # fmt: skip
 
 

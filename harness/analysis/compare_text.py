@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 from harness.analysis.compare import Comparison, Pair, exit_code
 from harness.analysis.observations import CaseNote
 from harness.analysis.tables import json_text, sections, table
 from harness.errors import UserError
+from harness.measure.sample_stats import Estimate
 from harness.units import seconds
 
 FORMATS = ("text", "markdown", "json")
@@ -47,11 +49,23 @@ def _ordered(pairs: Sequence[Pair]) -> list[Pair]:
     return sorted(pairs, key=key)
 
 
-def ratio_text(x: float | None, ci: tuple[float, float] | None = None) -> str:
-    text = f"{x:.3f}" if x is not None and math.isfinite(x) else "n/a"
-    if ci is not None and all(math.isfinite(v) for v in ci):
-        text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+def ratio_text(x: Estimate | float | None) -> str:
+    """``1.234``, or with its interval ``1.234 [1.200, 1.270]``; ``n/a`` when unknown."""
+    value = x.value if isinstance(x, Estimate) else x
+    text = f"{value:.3f}" if value is not None and math.isfinite(value) else "n/a"
+    if isinstance(x, Estimate) and x.has_interval:
+        text += f" [{x.low:.3f}, {x.high:.3f}]"
     return text
+
+
+def _pair_json(p: Pair) -> dict[str, Any]:
+    """A pair as the JSON it has always been: ratios, their intervals as [low, high] lists."""
+    plain = {k: v for k, v in asdict(p).items() if k not in ("time", "throughput")}
+    return plain | {
+        "time_ratio": p.time.value, "time_ci": list(p.time.bounds),
+        "throughput_ratio": p.throughput.value, "throughput_ci": list(p.throughput.bounds),
+        "interval": p.time.method,
+    }  # fmt: skip
 
 
 _TIMES = ["base median", "candidate median"]
@@ -68,11 +82,11 @@ def _cells(p: Pair, across: bool) -> list[str]:
             p.base_host,
             p.cand_host,
             *times,
-            ratio_text(p.throughput_ratio, p.throughput_ci),
+            ratio_text(p.throughput),
             ppd,
         ]
     q = f"{p.p_adjusted:.2g}" if p.p_adjusted is not None else "n/a"
-    ratio, tput = ratio_text(p.time_ratio, p.time_ci), ratio_text(p.throughput_ratio)
+    ratio, tput = ratio_text(p.time), ratio_text(p.throughput_ratio)
     return [p.verdict, p.case, p.base_host, *times, ratio, tput, q]
 
 
@@ -96,7 +110,7 @@ def render(comparison: Comparison, fmt: str) -> str:
     if fmt == "json":
         notes = {k: [asdict(n) for n in getattr(c, k)] for k in ("broken", "failures", "unpaired")}
         settings = {k: getattr(c, k) for k in ("threshold", "alpha", "across_arch")}
-        pairs = [asdict(p) for p in _ordered(c.pairs)]
+        pairs = [_pair_json(p) for p in _ordered(c.pairs)]
         return json_text(
             {
                 "verdict": line,

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from harness.measure.sample_stats import CONFIDENCE
+from harness.measure.sample_stats import CONFIDENCE, Estimate
 
 MIN_SAMPLES = 2
 TRIM = 0.2
@@ -40,11 +40,14 @@ _RNG_KW = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "
 class Test:
     """One pair's point ratio (candidate over base time), its interval, and its p-value."""
 
-    time_ratio: float
-    ci: tuple[float, float]
+    ratio: Estimate  # candidate time over base time
     p_value: float | None
-    method: str  # "processes" or "rounds"
+    method: str  # what was tested: "processes" (their medians) or "rounds" (of one process)
     centers: tuple[float, float] | None = None  # geometric means of the process medians
+
+    @property
+    def time_ratio(self) -> float:
+        return self.ratio.value
 
 
 def mann_whitney(base: Sequence[float], cand: Sequence[float]) -> float | None:
@@ -68,10 +71,12 @@ def bh_adjust(p_values: Sequence[float | None]) -> list[float | None]:
 
 def bootstrap_ratio_ci(
     base: Sequence[float], cand: Sequence[float], n_resamples: int, seed: Sequence[int]
-) -> tuple[float, float]:
-    """Percentile-bootstrap 95% interval of the ratio of medians, cand over base."""
+) -> Estimate:
+    """The ratio of medians, cand over base, with its percentile-bootstrap 95% interval."""
+    n = len(base) + len(cand)
     if min(len(base), len(cand)) < MIN_SAMPLES:
-        return (math.nan, math.nan)
+        return Estimate(math.nan, n=n, method="too few rounds")
+    value = float(np.median(cand) / np.median(base))
 
     def ratio(c: Any, b: Any, axis: int) -> Any:
         return np.median(c, axis=axis) / np.median(b, axis=axis)
@@ -83,26 +88,27 @@ def bootstrap_ratio_ci(
             data, ratio, vectorized=True, n_resamples=n_resamples, method="percentile",
             **{_RNG_KW: np.random.default_rng(list(seed))},
         )  # fmt: skip
-    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return Estimate(value, low, high, n, "percentile bootstrap")
 
 
 def welch_log(base: Sequence[float], cand: Sequence[float]) -> Test:
     """Yuen-Welch t on log process medians: trimmed geometric-mean ratio, interval, p-value."""
     lb, lc = np.log(np.asarray(base, dtype=float)), np.log(np.asarray(cand, dtype=float))
+    n = len(lb) + len(lc)
     mb, mc = float(stats.trim_mean(lb, TRIM)), float(stats.trim_mean(lc, TRIM))
     diff, centers = mc - mb, (math.exp(mb), math.exp(mc))
     if np.ptp(lb) < 1e-12 and np.ptp(lc) < 1e-12:  # no spread: the difference is exact
-        exact = math.exp(diff)
-        return Test(exact, (exact, exact), 1.0 if diff == 0 else 0.0, "processes", centers)
+        exact = Estimate(math.exp(diff), math.exp(diff), math.exp(diff), n, "exact")
+        return Test(exact, 1.0 if diff == 0 else 0.0, "processes", centers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # near-identical replicates: precision warnings only
         res = stats.ttest_ind(lc, lb, equal_var=False, trim=TRIM)
         ci = res.confidence_interval(CONFIDENCE)
     p = float(res.pvalue)
-    return Test(
-        math.exp(diff), (math.exp(float(ci.low)), math.exp(float(ci.high))),
-        1.0 if math.isnan(p) else p, "processes", centers,
-    )  # fmt: skip
+    low, high = math.exp(float(ci.low)), math.exp(float(ci.high))
+    ratio = Estimate(math.exp(diff), low, high, n, "Yuen trimmed t")
+    return Test(ratio, 1.0 if math.isnan(p) else p, "processes", centers)
 
 
 def pair_test(
@@ -117,4 +123,5 @@ def pair_test(
         return welch_log(base[0], cand[0])
     # Seeded from the case itself, so reordering the cases never changes an interval.
     ci = bootstrap_ratio_ci(base[1], cand[1], n_resamples, (seed, zlib.crc32(salt.encode())))
-    return Test(cand[2] / base[2], ci, mann_whitney(base[1], cand[1]), "rounds")
+    ratio = Estimate(cand[2] / base[2], ci.low, ci.high, ci.n, ci.method)
+    return Test(ratio, mann_whitney(base[1], cand[1]), "rounds")

@@ -53,7 +53,7 @@ def _median_s(fn: Callable[[], Any]) -> float:
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)
-    return median_ci(samples).median
+    return median_ci(samples).value
 
 
 def triad_gbs(threads: int) -> float:

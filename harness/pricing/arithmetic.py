@@ -11,27 +11,18 @@ the baseline's point value: the baseline's own uncertainty is not folded in.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from harness.errors import UserError
 from harness.keys import ACROSS_HOSTS
+from harness.measure.sample_stats import Estimate
 from harness.pricing.matching import Match
 from harness.units import flag
 
 SECONDS_PER_HOUR = 3600.0
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A point value and its confidence bounds (low <= value <= high)."""
-
-    value: float
-    low: float
-    high: float
 
 
 def _div(a: float, b: float) -> float:
@@ -64,14 +55,6 @@ def per_unit(rate: float, count: float) -> float:
     return _div(rate, count)
 
 
-def transform(times: Interval, f: Callable[[float], float]) -> Interval:
-    """Map a median-time interval through a monotone ``f``; the bounds are ordered after."""
-    a, b = f(times.low), f(times.high)
-    if math.isnan(a) or math.isnan(b):
-        return Interval(f(times.value), math.nan, math.nan)
-    return Interval(f(times.value), min(a, b), max(a, b))
-
-
 def busy_cores(threads: int, cores: int) -> int:
     """Physical cores that ``threads`` occupy: Linux spreads threads over idle cores before it
     puts two on the SMT siblings of one core, so up to ``cores`` threads take a core each."""
@@ -87,7 +70,7 @@ PRICE_COLUMNS = (
     "price_date", "price_source", "throughput_low", "throughput_high",
     *(f"{f}{end}" for f in FIGURES for end in ("", "_low", "_high")),
 )  # fmt: skip
-_NAN = Interval(math.nan, math.nan, math.nan)
+_NAN = Estimate(math.nan)
 
 
 def _float(value: Any) -> float:
@@ -101,10 +84,6 @@ def _count(value: Any) -> int:
     """A thread count from a cell; a missing one counts as 1."""
     number = _float(value)
     return int(number) if number >= 1 else 1
-
-
-def _spread(name: str, interval: Interval) -> dict[str, float]:
-    return {name: interval.value, f"{name}_low": interval.low, f"{name}_high": interval.high}
 
 
 def _status(row: Mapping[str, Any], match: Match | None) -> str:
@@ -144,27 +123,28 @@ def _row_figures(row: Mapping[str, Any], match: Match | None) -> dict[str, Any]:
     status = _status(row, match)
     cells = _price_cells(match, status)
     work, threads = _float(row.get("work")), _count(row.get("threads"))
-    times = Interval(*(_float(row.get(k)) for k in ("median_s", "ci_low_s", "ci_high_s")))
-    rate = transform(times, lambda s: throughput(work, s))
+    median, low, high = (_float(row.get(k)) for k in ("median_s", "ci_low_s", "ci_high_s"))
+    times = Estimate(median, low, high)
+    rate = times.map(lambda s: throughput(work, s))
     cells |= {"throughput_low": rate.low, "throughput_high": rate.high}
     target = match.target if match else None
     cores = target.cores if target else (match.cores if match else None)
     per_core = busy_cores(threads, cores) if cores else math.nan
-    cells |= _spread("throughput_per_vcpu", transform(rate, lambda r: per_unit(r, threads)))
-    cells |= _spread("throughput_per_core", transform(rate, lambda r: per_unit(r, per_core)))
+    cells |= rate.map(lambda r: per_unit(r, threads)).columns("throughput_per_vcpu")
+    cells |= rate.map(lambda r: per_unit(r, per_core)).columns("throughput_per_core")
     price = target.price_per_hour if target and status == "priced" else math.nan
-    cost = transform(times, lambda s: cost_per_million(price, s, work))
-    cells |= _spread("usd_per_million", cost if status == "priced" else _NAN)
-    ppd = transform(rate, lambda r: perf_per_dollar(r, price))
-    return cells | _spread("perf_per_dollar", ppd if status == "priced" else _NAN)
+    cost = times.map(lambda s: cost_per_million(price, s, work))
+    cells |= (cost if status == "priced" else _NAN).columns("usd_per_million")
+    ppd = rate.map(lambda r: perf_per_dollar(r, price))
+    return cells | (ppd if status == "priced" else _NAN).columns("perf_per_dollar")
 
 
 def _case_key(row: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
     return tuple(None if isinstance(v, float) and math.isnan(v) else v for v in map(row.get, keys))
 
 
-def _relative_to(interval: Interval, baseline: float) -> Interval:
-    return transform(interval, lambda v: relative(v, baseline))
+def _relative_to(estimate: Estimate, baseline: float) -> Estimate:
+    return estimate.map(lambda v: relative(v, baseline))
 
 
 def _baseline_run(
@@ -191,8 +171,8 @@ def _relative(rows: list[dict[str, Any]], keys: Sequence[str], base_run: str, na
         raise UserError(f"baseline {name!r} has no priced whole-instance (rate, all vCPUs) results")
     for r in rows:
         ref = base.get(_case_key(r, keys), math.nan)
-        ppd = Interval(r["perf_per_dollar"], r["perf_per_dollar_low"], r["perf_per_dollar_high"])
-        r |= _spread("rel_perf_per_dollar", _relative_to(ppd, ref))
+        ppd = Estimate.from_columns(r, "perf_per_dollar")
+        r |= _relative_to(ppd, ref).columns("rel_perf_per_dollar")
 
 
 def add_prices(
@@ -212,7 +192,7 @@ def add_prices(
     rows = [{str(k): v for k, v in r.items()} for r in records]
     rows = [r | _row_figures(r, matches_by_run.get(str(r["run_id"]))) for r in rows]
     for r in rows:
-        r |= _spread("rel_perf_per_dollar", _NAN)
+        r |= _NAN.columns("rel_perf_per_dollar")
     if baseline is not None and rows:
         keys = [k for k in ACROSS_HOSTS if k in frame.columns]
         _relative(rows, keys, _baseline_run(rows, matches_by_run, baseline), baseline)

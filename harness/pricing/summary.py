@@ -13,7 +13,6 @@ import inspect
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,22 +21,11 @@ from scipy import stats
 
 from harness.errors import UserError
 from harness.keys import ACROSS_HOSTS, target_label
-from harness.measure.sample_stats import CONFIDENCE
+from harness.measure.sample_stats import CONFIDENCE, Estimate
 from harness.units import flag
 
 N_RESAMPLES = 2000
 SUMMARY_METRICS = ("throughput", "perf_per_dollar", "throughput_per_vcpu", "throughput_per_core")
-
-
-@dataclass(frozen=True)
-class GeomeanCI:
-    """A geometric mean with a bootstrap interval; ``method`` says how the bounds were found."""
-
-    value: float
-    low: float
-    high: float
-    n: int
-    method: str
 
 
 def _bootstrap_kwargs(seed: int) -> dict[str, Any]:
@@ -51,7 +39,7 @@ def geomean_ci(
     confidence: float = CONFIDENCE,
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
-) -> GeomeanCI:
+) -> Estimate:
     """Geometric mean of positive ratios with a bootstrap CI over them (BCa, else percentile).
 
     Values are sorted first, so the answer does not depend on their order; two or more
@@ -61,9 +49,10 @@ def geomean_ci(
     if data.size == 0 or not np.all(np.isfinite(data)) or np.any(data <= 0):
         raise ValueError("geomean_ci needs one or more positive, finite values")
     if data.size == 1:
-        return GeomeanCI(float(data[0]), math.nan, math.nan, 1, "single")
+        return Estimate(float(data[0]), math.nan, math.nan, 1, "single", confidence)
     if np.all(data == data[0]):
-        return GeomeanCI(float(data[0]), float(data[0]), float(data[0]), int(data.size), "equal")
+        one = float(data[0])
+        return Estimate(one, one, one, int(data.size), "equal", confidence)
     logs = np.log(data)
     value = float(np.exp(logs.mean()))
     for method in ("BCa", "percentile"):
@@ -75,9 +64,9 @@ def geomean_ci(
             )  # fmt: skip
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if math.isfinite(low) and math.isfinite(high):
-            return GeomeanCI(value, min(math.exp(low), value), max(math.exp(high), value),
-                             int(data.size), method)  # fmt: skip
-    return GeomeanCI(value, math.nan, math.nan, int(data.size), "none")
+            low, high = min(math.exp(low), value), max(math.exp(high), value)
+            return Estimate(value, low, high, int(data.size), method, confidence)
+    return Estimate(value, math.nan, math.nan, int(data.size), "none", confidence)
 
 
 def _labels(frame: pd.DataFrame) -> pd.Series:

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from harness.pricing.arithmetic import busy_cores
 from harness.report.data import ARCH_COLORS, ReportData
-from harness.report.format import Figure, dump, esc, group, num, rows_of, text, throughput_ci
+from harness.report.format import Figure, dump, esc, group, num, rows_of, text, throughput_estimate
 from harness.report.summary import Summary
 from harness.report.tables import Filters
 from harness.units import finite
@@ -95,12 +95,12 @@ def _errors(values: list[float], lows: list[float], highs: list[float]) -> dict[
 
 def _bars(rows: list[dict[str, Any]], label: str, color: str, unit: str) -> dict[str, Any]:
     """One bar per (mode, threads, profile) of one host, with asymmetric CI error bars."""
-    values = [r["work"] / r["median_s"] for r in rows]
-    cis = [throughput_ci(r) for r in rows]
+    rates = [throughput_estimate(r) for r in rows]
+    values = [r.value for r in rates]
     return {
         "type": "bar", "name": esc(label), "legendgroup": esc(label), "marker": {"color": color},
         "x": [category_label(r) for r in rows], "y": values,
-        "error_y": _errors(values, [c[0] for c in cis], [c[1] for c in cis]),
+        "error_y": _errors(values, [r.low for r in rates], [r.high for r in rates]),
         "customdata": [[esc(label)]] * len(rows), "meta": meta(rows[0]),
         "hovertemplate": HOVER + esc(unit) + "/s<extra></extra>",
     }  # fmt: skip

@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from harness.measure.sample_stats import Estimate
+from harness.pricing.arithmetic import throughput
 from harness.units import MISSING, finite, missing
 
 _JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
@@ -64,12 +66,11 @@ def is_ok(row: Any) -> bool:
     return finite(row["median_s"]) and row["median_s"] > 0 and finite(row["work"])
 
 
-def throughput_ci(row: Any) -> tuple[float, float]:
-    """The throughput 95% CI (work/ci_high_s, work/ci_low_s); NaN where unknown."""
-    low_s, high_s, work = row["ci_low_s"], row["ci_high_s"], row["work"]
-    low = work / high_s if finite(high_s) and high_s > 0 else math.nan
-    high = work / low_s if finite(low_s) and low_s > 0 else math.nan
-    return low, high
+def throughput_estimate(row: Any) -> Estimate:
+    """A row's throughput and its interval, from its median time's; NaN where unknown."""
+    work = float(row["work"])
+    times = Estimate(float(row["median_s"]), float(row["ci_low_s"]), float(row["ci_high_s"]))
+    return times.map(lambda s: throughput(work, s))
 
 
 def escape_json(text_: str) -> Markup:

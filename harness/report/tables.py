@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.keys import HostKind
 from harness.report.data import RunInfo
-from harness.report.format import flatten, group, text, throughput_ci, usd
+from harness.report.format import flatten, group, text, throughput_estimate, usd
 from harness.units import MISSING, finite, seconds, si
 
 _TEXT_FIELDS = ("workload", "mode", "host", "arch", "cpu", "instance_type", "size")
@@ -95,10 +95,10 @@ def table_row(row: dict[str, Any]) -> TableRow:
     throughput = ci = median = compile_ = cost = latency = MISSING
     note = ""
     if ok:
-        throughput = f"{si(row['work'] / row['median_s'])} {unit}"
-        low, high = throughput_ci(row)
-        if finite(low) and finite(high):
-            ci = f"{si(low)} \u2013 {si(high)} {unit}"
+        rate = throughput_estimate(row)
+        throughput = f"{si(rate.value)} {unit}"
+        if rate.has_interval:
+            ci = f"{si(rate.low)} \u2013 {si(rate.high)} {unit}"
         median, compile_ = seconds(row["median_s"]), seconds(row["compile_s"])
         (cost, note), latency = _cost(row), _latency(row)
     error = "" if ok else (text(row["error"]) if text(row["error"]) != MISSING else "failed")
