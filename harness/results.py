@@ -14,7 +14,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,34 @@ from harness.measure.pooling import merge
 SCHEMA = "ai-cpu-harness/results"
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
-PLANNED_KEYS = frozenset(
-    ("id", "workload", "size", "n", "mode", "threads", "profile", "category", "unit", "bound",
-     "work", "bytes", "flops", "status", "error")
-)  # fmt: skip
 BENCHMARKS = "benchmarks.json"
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    """A case as the manifest plans it before it runs; a reset case goes back to exactly this."""
+
+    id: str
+    workload: str
+    size: str
+    n: int
+    mode: str
+    threads: int
+    profile: str
+    category: str
+    unit: str
+    bound: str
+    work: float
+    bytes: float
+    flops: float
+    status: str = "pending"
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PLANNED_KEYS = frozenset(f.name for f in fields(PlannedCase))
 
 
 def atomic_write_text(path: Path, text: str) -> None:

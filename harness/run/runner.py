@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -52,6 +52,31 @@ class RunOptions:
     @property
     def interpreter(self) -> list[str]:
         return list(self.python or (sys.executable,))
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as the manifest's ``options`` record (plain JSON values)."""
+        data = asdict(self)
+        data["cache_dir"] = str(self.cache_dir) if self.cache_dir else None
+        data["python"] = list(self.python)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], arch: str) -> RunOptions:
+        """The options a manifest recorded; keys older manifests lack take their defaults.
+
+        ``arch`` is the recorded host's, for manifests written before options carried it.
+        """
+        return cls(
+            seed=int(data["seed"]),
+            timing=Timing(**data["timing"]),
+            timeout_s=float(data["timeout_s"]),
+            threads=int(data["threads"]),
+            cache_dir=Path(data["cache_dir"]) if data.get("cache_dir") else None,
+            arch=str(data.get("arch") or arch),
+            python=tuple(data.get("python") or ()),
+            processes=int(data.get("processes", 1)),
+            speed_cpu=data.get("speed_cpu"),
+        )
 
 
 Progress = Callable[[str, Case, dict[str, Any] | None], None]

@@ -16,8 +16,7 @@ from harness.errors import UserError
 from harness.host.profiles import Profile, resolve
 from harness.keys import HostKind
 from harness.measure.roofline import run_probes
-from harness.measure.timing import Timing
-from harness.results import Run, RunWriter, make_run_dir, new_run_id
+from harness.results import PlannedCase, Run, RunWriter, make_run_dir, new_run_id
 from harness.run.plan import Case
 from harness.run.runner import RunOptions, run_workload, worker_env
 from harness.units import rate
@@ -82,21 +81,12 @@ def _manifest(request: RunRequest, run_id: str, workloads: dict[str, Workload]) 
 
     def planned(case: Case) -> dict[str, Any]:
         w = workloads[case.workload]
-        return {
-            "id": case.id,
-            **asdict(case),
-            "category": w.category,
-            "unit": w.unit,
-            "bound": w.bound,
-            "work": w.work(case.n),
-            "bytes": w.bytes(case.n),
-            "flops": w.flops(case.n),
-            "status": "pending",
-            "error": None,
-        }
+        return PlannedCase(
+            case.id, **asdict(case), category=w.category, unit=w.unit, bound=w.bound,
+            work=w.work(case.n), bytes=w.bytes(case.n), flops=w.flops(case.n),
+        ).to_json()  # fmt: skip
 
-    options = asdict(request.options)
-    options["cache_dir"] = str(options["cache_dir"]) if options["cache_dir"] else None
+    options = request.options.to_json()
     options["workload_paths"] = [str(p.resolve()) for p in request.workload_paths]
     options["price"] = request.price
     return {
@@ -138,17 +128,7 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
     names = ",".join(dict.fromkeys(str(c["workload"]) for c in todo))
     fields = ("workload", "size", "n", "mode", "threads", "profile")
     profiles = [Profile(name, **spec) for name, spec in run.manifest["profiles"].items()]
-    options = RunOptions(
-        seed=int(opts["seed"]),
-        timing=Timing(**opts["timing"]),
-        timeout_s=float(opts["timeout_s"]),
-        threads=int(opts["threads"]),
-        cache_dir=Path(opts["cache_dir"]) if opts.get("cache_dir") else None,
-        arch=str(opts.get("arch", environment.get("arch"))),
-        python=tuple(opts.get("python") or ()),
-        processes=int(opts.get("processes", 1)),
-        speed_cpu=opts.get("speed_cpu"),
-    )
+    options = RunOptions.from_json(opts, str(environment.get("arch")))
     return RunRequest(
         workloads=select(discover(paths), names),
         cases=[Case(**{k: c[k] for k in fields}) for c in todo],
