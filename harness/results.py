@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.measure.pooling import merge
 
 SCHEMA = "ai-cpu-harness/results"
 SCHEMA_VERSION = 1
@@ -136,19 +135,8 @@ class RunWriter:
         self.benchmarks = [b for b in self.benchmarks if b["extra_info"].get("case") != case_id]
 
     def record(self, case_id: str, record: dict[str, Any], bench: dict[str, Any] | None) -> None:
-        """Store a case's outcome; a later process's rounds are pooled with the earlier ones'.
-
-        A case that failed in any process stays failed: a crash in pass 2 is still a crash.
-        """
+        """Store a case's outcome (the runner has pooled it with earlier processes' already)."""
         entry = self.case(case_id)
-        prior = self.bench(case_id)
-        if entry.get("status") == "failed":
-            return
-        if entry.get("status") == "ok" and prior is not None:
-            if record.get("status") != "ok" or bench is None:
-                record = {**record, "error": f"a later process: {record.get('error')}"}
-            else:
-                record, bench = merge(entry, prior, record, bench)
         entry.update(record)
         stats = entry.get("stats")
         if entry.get("status") == "ok" and stats:

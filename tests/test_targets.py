@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from harness.errors import UserError
 from harness.host.environment import capture
 from harness.host.profiles import llvm_cpu_known
-from harness.pricing.catalog import listing, load_catalog
+from harness.pricing.catalog import listing, load_catalog, parse_catalog
 from harness.pricing.matching import match_host
 
 HOSTS = Path(__file__).parent / "data" / "hosts"
@@ -123,6 +124,13 @@ def test_smt_matches_the_chip(catalog):
     for t in catalog.values():
         single = t.arch == "aarch64" or t.type.startswith(("c7a.", "c8a.", "m7a.", "m8a."))
         assert t.threads_per_core == (1 if single else 2), t.type
+
+
+def test_llvm_knows_every_packaged_rows_cpu_for_its_architecture():
+    """The packaged catalog skips the LLVM check when loaded, so this test makes it instead."""
+    resource = files("targets") / "catalog.toml"
+    checked = parse_catalog(resource.read_text(encoding="utf-8"), str(resource), check_llvm=True)
+    assert checked == load_catalog()
 
 
 def test_llvm_knows_each_cores_name_only_for_its_own_architecture():

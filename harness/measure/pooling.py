@@ -51,6 +51,27 @@ def _worst_load(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str,
     }
 
 
+def combine(
+    entry: dict[str, Any],
+    prior: dict[str, Any] | None,
+    record: dict[str, Any],
+    bench: dict[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """What a case's entry becomes when one more process reports ``record`` (None: unchanged).
+
+    A case that failed in any process stays failed: a crash in pass 2 is still a crash. A later
+    process's rounds are pooled with the earlier ones' (``merge``); a later failure is recorded
+    as the case's failure, saying it came from a later process.
+    """
+    if entry.get("status") == "failed":
+        return None
+    if entry.get("status") == "ok" and prior is not None:
+        if record.get("status") != "ok" or bench is None:
+            return {**record, "error": f"a later process: {record.get('error')}"}, bench
+        return merge(entry, prior, record, bench)
+    return record, bench
+
+
 def merge(
     entry: dict[str, Any],
     prior: dict[str, Any],

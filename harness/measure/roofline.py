@@ -8,7 +8,6 @@ thread count for the rate form. The probes run in their own worker process, like
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 import time
@@ -111,15 +110,6 @@ def run_probes(
         return {"error": f"roofline probes failed ({proc.returncode}): {tail}"}
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
-
-
-def limit(roofline: dict[str, Any], bound: str, threads: int) -> tuple[str, float] | None:
-    """The limit a case is read against: (name, value), or None for latency-bound work."""
-    key = {"memory": "triad_gbs", "compute": "fma_gflops"}.get(bound)
-    if key is None or key not in roofline:
-        return None
-    value = roofline[key].get(str(threads))
-    return (key, float(value)) if value is not None and math.isfinite(value) else None
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.keys import UNKNOWN, HostKind
-from harness.measure.roofline import limit
 from harness.results import Run, atomic_write_text
 
 COLUMNS = (
@@ -38,6 +37,19 @@ def _host_columns(run: Run) -> dict[str, Any]:
         "vcpus": env.get("topology", {}).get("vcpus"),
         "physical_cores": env.get("topology", {}).get("physical_cores"),
     }
+
+
+def limit(roofline: dict[str, Any], bound: str, threads: int) -> tuple[str, float] | None:
+    """The roof a case is read against: (name, value), or None for latency-bound work.
+
+    Here, not beside the probes in ``measure.roofline``: that module compiles Numba kernels,
+    and an export must not pay for them.
+    """
+    key = {"memory": "triad_gbs", "compute": "fma_gflops"}.get(bound)
+    if key is None or key not in roofline:
+        return None
+    value = roofline[key].get(str(threads))
+    return (key, float(value)) if value is not None and math.isfinite(value) else None
 
 
 def _rate(amount: float | None, seconds: float | None, scale: float) -> float:

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from harness.host.profiles import Profile, cache_dir
 from harness.measure import host_load
-from harness.measure.pooling import timing_share
+from harness.measure.pooling import combine, timing_share
 from harness.measure.sample_stats import with_interval
 from harness.measure.timing import Timing
 from harness.measure.worker import EVENT_PREFIX
@@ -80,6 +80,13 @@ class RunOptions:
 
 
 Progress = Callable[[str, Case, dict[str, Any] | None], None]
+
+
+def _store(writer: RunWriter, case_id: str, record: dict[str, Any], bench: Any) -> None:
+    """Record one process's outcome of a case, pooled with the processes before it."""
+    combined = combine(writer.case(case_id), writer.bench(case_id), record, bench)
+    if combined is not None:
+        writer.record(case_id, *combined)
 
 
 def worker_env(options: RunOptions, profile: Profile | None = None) -> dict[str, str]:
@@ -218,7 +225,7 @@ def _drive(
             bench = event.get("benchmark")
             if record.get("status") == "ok" and bench:
                 record["stats"] = with_interval(record["stats"], bench["stats"]["data"])
-            writer.record(case.id, record, bench)
+            _store(writer, case.id, record, bench)
             progress("done", case, writer.case(case.id))
             pending = pending[pending.index(case) + 1 :]
             current = None
@@ -234,6 +241,6 @@ def _drive(
     failed = current or pending[0]
     tail = _tail(Path(worker.log_handle.name))
     error = f"{reason}" + (f" ({tail})" if tail and current is None else "")
-    writer.record(failed.id, {"status": "failed", "error": error}, None)
+    _store(writer, failed.id, {"status": "failed", "error": error}, None)
     progress("done", failed, writer.case(failed.id))
     return pending[pending.index(failed) + 1 :]
