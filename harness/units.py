@@ -45,7 +45,7 @@ def si(value: Any) -> str:
     return f"{value:.4g}"
 
 
-def rate(value: Any, unit: str) -> str:
+def with_unit(value: Any, unit: str) -> str:
     """A throughput with its unit: ``12.35 M tokens/s``."""
     if not finite(value):
         return MISSING

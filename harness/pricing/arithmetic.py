@@ -55,6 +55,21 @@ def per_unit(rate: float, count: float) -> float:
     return _div(rate, count)
 
 
+def time_estimate(row: Mapping[str, Any]) -> Estimate:
+    """A row's median time and its interval (``median_s``, ``ci_low_s``, ``ci_high_s``)."""
+    median, low, high = (_float(row.get(k)) for k in ("median_s", "ci_low_s", "ci_high_s"))
+    return Estimate(median, low, high)
+
+
+def throughput_estimate(row: Mapping[str, Any]) -> Estimate:
+    """A row's throughput and its interval, from its median time's; NaN where unknown.
+
+    Throughput is a decreasing function of time, so its bounds are the time's, swapped.
+    """
+    work = _float(row.get("work"))
+    return time_estimate(row).map(lambda s: throughput(work, s))
+
+
 def busy_cores(threads: int, cores: int) -> int:
     """Physical cores that ``threads`` occupy: Linux spreads threads over idle cores before it
     puts two on the SMT siblings of one core, so up to ``cores`` threads take a core each."""
@@ -123,9 +138,7 @@ def _row_figures(row: Mapping[str, Any], match: Match | None) -> dict[str, Any]:
     status = _status(row, match)
     cells = _price_cells(match, status)
     work, threads = _float(row.get("work")), _count(row.get("threads"))
-    median, low, high = (_float(row.get(k)) for k in ("median_s", "ci_low_s", "ci_high_s"))
-    times = Estimate(median, low, high)
-    rate = times.map(lambda s: throughput(work, s))
+    times, rate = time_estimate(row), throughput_estimate(row)
     cells |= {"throughput_low": rate.low, "throughput_high": rate.high}
     target = match.target if match else None
     cores = target.cores if target else (match.cores if match else None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -89,6 +89,12 @@ def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     data = data.loc[data["threads"] == most]
     by = ["group", "category", *keys]
     return data.groupby(by, dropna=False)["value"].median().reset_index()
+
+
+def geomean_estimate(row: Mapping[str, Any]) -> Estimate:
+    """One row of a suite summary frame as the estimate it holds."""
+    low, high = float(row["ci_low"]), float(row["ci_high"])
+    return Estimate(float(row["geomean"]), low, high, int(row["n"]), str(row.get("method", "")))
 
 
 def _column_gap(frame: pd.DataFrame, metric: str) -> str | None:

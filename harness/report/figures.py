@@ -15,9 +15,11 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from harness.pricing.arithmetic import busy_cores
+from harness.measure.sample_stats import Estimate
+from harness.pricing.arithmetic import busy_cores, throughput_estimate
+from harness.pricing.summary import geomean_estimate
 from harness.report.data import ARCH_COLORS, ReportData
-from harness.report.format import Figure, dump, esc, group, num, rows_of, text, throughput_estimate
+from harness.report.format import Figure, dump, esc, group, num, rows_of, text
 from harness.report.summary import Summary
 from harness.report.tables import Filters
 from harness.units import finite
@@ -87,9 +89,10 @@ def native_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return native or rows
 
 
-def _errors(values: list[float], lows: list[float], highs: list[float]) -> dict[str, Any]:
-    plus = [num(h - v) if finite(h) else None for v, h in zip(values, highs, strict=True)]
-    minus = [num(v - lo) if finite(lo) else None for v, lo in zip(values, lows, strict=True)]
+def _errors(estimates: Sequence[Estimate]) -> dict[str, Any]:
+    """Asymmetric plotly error bars from each estimate's interval; none where it has none."""
+    plus = [num(e.high - e.value) if finite(e.high) else None for e in estimates]
+    minus = [num(e.value - e.low) if finite(e.low) else None for e in estimates]
     return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus}
 
 
@@ -100,7 +103,7 @@ def _bars(rows: list[dict[str, Any]], label: str, color: str, unit: str) -> dict
     return {
         "type": "bar", "name": esc(label), "legendgroup": esc(label), "marker": {"color": color},
         "x": [category_label(r) for r in rows], "y": values,
-        "error_y": _errors(values, [r.low for r in rates], [r.high for r in rates]),
+        "error_y": _errors(rates),
         "customdata": [[esc(label)]] * len(rows), "meta": meta(rows[0]),
         "hovertemplate": HOVER + esc(unit) + "/s<extra></extra>",
     }  # fmt: skip
@@ -112,8 +115,7 @@ def _cost_bars(rows: list[dict[str, Any]], label: str, color: str, unit: str) ->
         "type": "bar", "name": esc(label), "legendgroup": esc(label), "showlegend": False,
         "marker": {"color": color}, "xaxis": "x2", "yaxis": "y2",
         "x": [category_label(r) for r in rows], "y": values,
-        "error_y": _errors(values, [r["usd_per_million_low"] for r in rows],
-                           [r["usd_per_million_high"] for r in rows]),
+        "error_y": _errors([Estimate.from_columns(r, "usd_per_million") for r in rows]),
         "customdata": [[esc(label)]] * len(rows), "meta": meta(rows[0]),
         "hovertemplate": "%{customdata[0]}<br>%{x}<br>$%{y:.4g} per million " + esc(unit)
         + "<extra></extra>",
@@ -195,7 +197,7 @@ def _price_point(r: dict[str, Any], g: dict[str, Any], legend: bool) -> dict[str
         "x": [x], "y": [y], "text": [esc(r["target"])], "textposition": "top center",
         "marker": {"size": 11, "color": ARCH_COLORS.get(str(r["arch"]), "#555"),
                    "symbol": "diamond" if r["arch"] == "aarch64" else "circle"},
-        "error_y": _errors([y], [g["ci_low"]], [g["ci_high"]]),
+        "error_y": _errors([geomean_estimate(g)]),
         "meta": meta(r) | {"role": "point"},
         "hovertemplate": f"{esc(r['target'])}<br>$%{{x:.4g}}/h<br>%{{y:.3g}}x<extra></extra>",
     }  # fmt: skip

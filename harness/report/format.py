@@ -18,7 +18,6 @@ import pandas as pd
 from markupsafe import Markup
 
 from harness.measure.sample_stats import Estimate
-from harness.pricing.arithmetic import throughput
 from harness.units import MISSING, finite, missing
 
 _JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
@@ -36,13 +35,13 @@ def num(value: Any) -> float | None:
     return float(value) if finite(value) else None
 
 
-def ratio(value: float, low: float, high: float) -> str:
+def ratio(e: Estimate) -> str:
     """A relative figure with its interval, ``1.42x (1.31-1.52)`` (an en dash on the page)."""
-    if not finite(value):
+    if not finite(e.value):
         return MISSING
-    if finite(low) and finite(high):
-        return f"{value:.3g}x ({low:.3g}\u2013{high:.3g})"
-    return f"{value:.3g}x"
+    if e.has_interval:
+        return f"{e.value:.3g}x ({e.low:.3g}\u2013{e.high:.3g})"
+    return f"{e.value:.3g}x"
 
 
 def threads(count: Any) -> str:
@@ -64,13 +63,6 @@ def is_ok(row: Any) -> bool:
     if missing(valid) or not bool(valid):
         return False
     return finite(row["median_s"]) and row["median_s"] > 0 and finite(row["work"])
-
-
-def throughput_estimate(row: Any) -> Estimate:
-    """A row's throughput and its interval, from its median time's; NaN where unknown."""
-    work = float(row["work"])
-    times = Estimate(float(row["median_s"]), float(row["ci_low_s"]), float(row["ci_high_s"]))
-    return times.map(lambda s: throughput(work, s))
 
 
 def escape_json(text_: str) -> Markup:

@@ -23,7 +23,7 @@ from plotly.offline import get_plotlyjs
 from harness.errors import UserError
 from harness.report.data import REQUIRED_COLUMNS, ReportData, prepare
 from harness.report.figures import price_chart, scaling_charts, workload_charts
-from harness.report.format import escape_json, flatten, is_ok, threads, throughput_estimate
+from harness.report.format import escape_json, flatten, is_ok, threads
 from harness.report.history import history_charts
 from harness.report.roofline import profile_charts, profile_rows, roofline_charts
 from harness.report.summary import summarise
@@ -33,7 +33,7 @@ from harness.units import MISSING
 
 __all__ = [
     "DEFAULT_TITLE", "MISSING", "REQUIRED_COLUMNS", "escape_json", "flatten", "is_ok",
-    "render_report", "throughput_estimate", "write_report",
+    "render_report", "write_report",
 ]  # fmt: skip
 DEFAULT_TITLE = "AI CPU workloads: price-performance"
 TEMPLATE = "report.html.j2"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.pricing.summary import summary_or_gap
+from harness.pricing.summary import geomean_estimate, summary_or_gap
 from harness.report.format import ratio, rows_of, usd
 from harness.report.tables import Filters, why_unpriced
 from harness.units import MISSING, finite
@@ -145,7 +145,7 @@ def _cell(r: dict[str, Any] | None, column: str, best: float, baseline: bool) ->
     if baseline:
         return Cell(f"1x (baseline) n={r['n']}", category)
     top = r["geomean"] == best
-    return Cell(f"{ratio(r['geomean'], r['ci_low'], r['ci_high'])} n={r['n']}", category, top)
+    return Cell(f"{ratio(geomean_estimate(r))} n={r['n']}", category, top)
 
 
 def _table(metric: str, title: str, part: pd.DataFrame, targets: pd.DataFrame,
@@ -188,12 +188,13 @@ def _words(category: str) -> str:
 
 def sentence(target: str, baseline: str, what: str, r: dict[str, Any]) -> str:
     """One verdict: a difference only when the interval excludes 1."""
-    value, low, high, n = r["geomean"], r["ci_low"], r["ci_high"], int(r["n"])
+    g = geomean_estimate(r)
+    value, low, high, n = g.value, g.low, g.high, g.n
     where = _words(str(r["category"]))
-    if not (finite(low) and finite(high)):
+    if not g.has_interval:
         return (f"{target}: {_x(value)}x the {what} of {baseline} on {where}, from {n} case "
                 "only: too few for a confidence interval.")  # fmt: skip
-    interval = f"95% CI {_x(low)}\u2013{_x(high)}, {n} cases"
+    interval = f"{g.confidence:.0%} CI {_x(low)}\u2013{_x(high)}, {n} cases"
     if low <= 1.0 <= high:
         return (f"{target}: no clear difference in {what} from {baseline} on {where} "
                 f"({_x(value)}x, {interval}).")  # fmt: skip
@@ -233,7 +234,7 @@ def _top(part: pd.DataFrame, category: str, baseline: str) -> str:
     if not rows:
         return MISSING
     top = max(rows, key=lambda r: r["geomean"])
-    return f"{top['group']}: {ratio(top['geomean'], top['ci_low'], top['ci_high'])} {baseline}"
+    return f"{top['group']}: {ratio(geomean_estimate(top))} {baseline}"
 
 
 def _best(summary: Summary) -> list[Best]:

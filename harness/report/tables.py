@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.keys import HostKind
+from harness.measure.sample_stats import Estimate
+from harness.pricing.arithmetic import throughput_estimate
 from harness.report.data import RunInfo
-from harness.report.format import flatten, group, text, throughput_estimate, usd
+from harness.report.format import flatten, group, text, usd
 from harness.units import MISSING, finite, seconds, si
 
 _TEXT_FIELDS = ("workload", "mode", "host", "arch", "cpu", "instance_type", "size")
@@ -60,9 +62,9 @@ def filters(row: dict[str, Any], category: bool = True) -> Filters:
 def _cost(row: dict[str, Any]) -> tuple[str, str]:
     """USD per million units with its interval; or MISSING and why the row has no cost."""
     if finite(row["usd_per_million"]):
-        low, high = row["usd_per_million_low"], row["usd_per_million_high"]
-        spread = f" ({usd(low)}\u2013{usd(high)})" if finite(low) and finite(high) else ""
-        return f"{usd(row['usd_per_million'])}{spread}", ""
+        cost = Estimate.from_columns(row, "usd_per_million")
+        spread = f" ({usd(cost.low)}\u2013{usd(cost.high)})" if cost.has_interval else ""
+        return f"{usd(cost.value)}{spread}", ""
     status = row["cost_status"]
     return MISSING, (f"not priced: {status}" if isinstance(status, str) else "not priced")
 

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from harness.errors import UserError
 from harness.keys import CaseKey
-from harness.units import rate, seconds, si
+from harness.pricing.arithmetic import throughput_estimate
+from harness.units import seconds, si, with_unit
 
 EXIT_INTERRUPTED = 130
 
@@ -30,11 +31,11 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
         return [case, "", "", "", "", "", "", f"[red]{row['status']}: {row['error']}[/]"]
     attained = row["attained"]
     limit = f"{attained:.0%} of {row['roof_limit'].split('_')[0]}" if attained == attained else ""
-    low, high = row["work"] / row["ci_high_s"], row["work"] / row["ci_low_s"]
+    rate = throughput_estimate(row)
     return [
         case,
-        rate(row["throughput"], f"{row['unit']}/s"),
-        f"{si(low)} \u2013 {si(high)}",
+        with_unit(rate.value, f"{row['unit']}/s"),
+        f"{si(rate.low)} \u2013 {si(rate.high)}",
         seconds(row["median_s"]),
         f"{row['bandwidth_gbs']:.3g}",
         limit,

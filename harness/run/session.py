@@ -19,7 +19,7 @@ from harness.measure.roofline import run_probes
 from harness.results import PlannedCase, Run, RunWriter, make_run_dir, new_run_id
 from harness.run.plan import Case
 from harness.run.runner import RunOptions, run_workload, worker_env
-from harness.units import rate
+from harness.units import with_unit
 from harness.workload import Workload, discover, select
 
 
@@ -47,7 +47,7 @@ def case_line(case: dict[str, Any]) -> str:
     stats = case["stats"]
     spread = (stats["ci_high_s"] - stats["ci_low_s"]) / 2 / stats["median_s"]
     return (
-        f"[green]✓[/] {case['id']}  {rate(case['throughput'], case['unit'] + '/s')} "
+        f"[green]✓[/] {case['id']}  {with_unit(case['throughput'], case['unit'] + '/s')} "
         f"±{spread:.1%}  (compile {case['compile_s']:.2f} s, {stats['rounds']} rounds)"
     )
 
