@@ -1,7 +1,7 @@
 """The summary: geometric means per target against a baseline, the best target per category,
 and verdicts in plain words, each generated from the numbers and their intervals.
 
-The numbers come from ``pricing.suite_summary`` (bootstrap CIs over cases), so the page says
+The numbers come from ``pricing.summary.suite_summary`` (bootstrap CIs over cases), so the page says
 what ``harness`` says elsewhere. A verdict claims a difference only when the interval excludes
 1; a target without prices is called "not priced", never given a made-up figure.
 """
