@@ -35,14 +35,17 @@ def finite(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _scaled(value: float, scales: tuple[tuple[float, str], ...], below: str) -> str:
+    """Four significant digits in the largest unit ``value`` reaches, else as ``below`` says."""
+    for scale, unit in scales:
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {unit}"
+    return below
+
+
 def si(value: Any) -> str:
     """Four significant digits with an SI prefix and a space: ``12.35 M``, ``4.5 k``, ``7``."""
-    if not finite(value):
-        return MISSING
-    for scale, prefix in _SI_PREFIXES:
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {prefix}"
-    return f"{value:.4g}"
+    return _scaled(value, _SI_PREFIXES, f"{value:.4g}") if finite(value) else MISSING
 
 
 def with_unit(value: Any, unit: str) -> str:
@@ -54,9 +57,4 @@ def with_unit(value: Any, unit: str) -> str:
 
 def seconds(value: Any) -> str:
     """A duration in s, ms, µs or ns; a dash when not a finite number."""
-    if not finite(value):
-        return MISSING
-    for scale, unit in _TIME_UNITS:
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {unit}"
-    return f"{value / 1e-9:.4g} ns"
+    return _scaled(value, _TIME_UNITS, f"{value / 1e-9:.4g} ns") if finite(value) else MISSING
