@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 VOCAB, DIM, HEADS, LAYERS, FFN = 4096, 256, 4, 4, 1024
 HEAD_DIM = DIM // HEADS
@@ -29,30 +30,32 @@ def uniform_py(seed: int, session: int, step: int) -> float:
     return (z >> 11) * (1.0 / 9007199254740992.0)
 
 
-def _project(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _project(x: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
     """``x @ w``; OpenBLAS packs all of ``w`` per dgemm, so a few rows go as GEMVs (10x faster)."""
     return x @ w if x.shape[0] >= GEMM_ROWS else np.stack([row @ w for row in x])
 
 
-def _rms_ref(x: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    return x * (1.0 / np.sqrt((x * x).sum(axis=1) / x.shape[1] + EPS))[:, None] * gain
+def _rms_ref(x: NDArray[np.float64], gain: NDArray[np.float64]) -> NDArray[np.float64]:
+    scale = 1.0 / np.sqrt((x * x).sum(axis=1) / x.shape[1] + EPS)
+    out: NDArray[np.float64] = x * scale[:, None] * gain
+    return out
 
 
-def _gelu_ref(v: np.ndarray) -> np.ndarray:
+def _gelu_ref(v: NDArray[np.float64]) -> NDArray[np.float64]:
     return 0.5 * v * (1.0 + np.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
 
 
-def sample_reference(logits: np.ndarray, u: np.ndarray) -> np.ndarray:
+def sample_reference(logits: np.ndarray, u: np.ndarray) -> NDArray[np.int32]:
     """Exact-mass top-p over whole rows: stable descending sort, cumulative mass, look-up."""
     w = np.exp((logits - logits.max(axis=1, keepdims=True)) * (1.0 / TEMPERATURE))
     target = u * TOP_P * w.sum(axis=1)
     order = np.argsort(-w, axis=1, kind="stable")
     cum = np.cumsum(np.take_along_axis(w, order, axis=1), axis=1)
-    k = np.minimum((cum <= target[:, None]).sum(axis=1), logits.shape[1] - 1)
+    k: NDArray[np.intp] = np.minimum((cum <= target[:, None]).sum(axis=1), logits.shape[1] - 1)
     return order[np.arange(logits.shape[0]), k].astype(np.int32)
 
 
-def _attend_ref(qkv: np.ndarray, kc: np.ndarray, vc: np.ndarray, t: int) -> np.ndarray:
+def _attend_ref(qkv: np.ndarray, kc: np.ndarray, vc: np.ndarray, t: int) -> NDArray[np.float64]:
     n = qkv.shape[0]
     q = qkv[:, :DIM].reshape(n, HEADS, 1, HEAD_DIM)
     kc[:, :, :, t] = qkv[:, DIM : 2 * DIM].reshape(n, HEADS, HEAD_DIM)
@@ -60,7 +63,8 @@ def _attend_ref(qkv: np.ndarray, kc: np.ndarray, vc: np.ndarray, t: int) -> np.n
     scores = np.matmul(q, kc[:, :, :, : t + 1])[:, :, 0] * (1.0 / math.sqrt(HEAD_DIM))
     p = np.exp(scores - scores.max(axis=2, keepdims=True))
     p /= p.sum(axis=2, keepdims=True)
-    return np.matmul(p[:, :, None, :], vc[:, :, : t + 1])[:, :, 0].reshape(n, DIM)
+    ctx: NDArray[np.float64] = np.matmul(p[:, :, None, :], vc[:, :, : t + 1])[:, :, 0]
+    return ctx.reshape(n, DIM)
 
 
 def decode_reference(prompts: np.ndarray, seed: np.uint64, wts: Weights, kc: np.ndarray,

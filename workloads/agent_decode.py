@@ -127,13 +127,13 @@ def _attend_head(qkv: np.ndarray, kc: np.ndarray, vc: np.ndarray, h: int, t: int
 
 @numba.njit(**JIT)
 def _crossing(w: np.ndarray, cand: np.ndarray, tmp: np.ndarray, count: int,
-              target: float) -> int:  # fmt: skip
+              target: float) -> np.int64:  # fmt: skip
     """The id where the cumulative mass, in descending ``w`` (ties: lower id first), first
     exceeds ``target``: a weighted quickselect, linear in ``count`` on average. ``cand[:count]``
     holds ids in ascending order; partitions keep that order, so ties are met in id order."""
     lo, hi = 0, count
     base = 0.0  # mass of everything ordered before cand[lo:hi]
-    last = cand[0]
+    last: np.int64 = cand[0]
     while hi > lo:
         a, b, c = w[cand[lo]], w[cand[(lo + hi) // 2]], w[cand[hi - 1]]
         pivot = max(min(a, b), min(max(a, b), c))  # median of three
@@ -150,7 +150,7 @@ def _crossing(w: np.ndarray, cand: np.ndarray, tmp: np.ndarray, count: int,
             continue
         below = 0
         for i in range(lo, hi):
-            v = cand[i]
+            v: np.int64 = cand[i]
             if w[v] == pivot:
                 last = v
                 mass += pivot
@@ -167,7 +167,7 @@ def _crossing(w: np.ndarray, cand: np.ndarray, tmp: np.ndarray, count: int,
 
 @numba.njit(**JIT)
 def _sample(logits: np.ndarray, u: float, w: np.ndarray, cand: np.ndarray,
-            tmp: np.ndarray) -> int:  # fmt: skip
+            tmp: np.ndarray) -> np.int64:  # fmt: skip
     """Exact-mass top-p. Tokens below a threshold that still leaves more mass above it than the
     target cannot be the answer, so only those above it are searched."""
     peak = logits.max()
@@ -186,7 +186,9 @@ def _sample(logits: np.ndarray, u: float, w: np.ndarray, cand: np.ndarray,
                 cand[count] = v
                 count += 1
                 mass += w[v]
-    return _crossing(w, cand, tmp, count, target)
+    # A typed name, as mypy sees any Numba call as Any.
+    token: np.int64 = _crossing(w, cand, tmp, count, target)
+    return token
 
 
 # --- products: float64 rows times float32 weights stored (out, in), as torch.nn.Linear -------

@@ -222,7 +222,8 @@ def loop_reference(*inputs: Any) -> Trajectory:
 
     @functools.cache
     def masks(state: int) -> np.ndarray:
-        return walk(np.array([state]))[0]
+        after: np.ndarray = walk(np.array([state]))[0]
+        return after
 
     queries = start.copy()
     calls, ids = traj = _empty(queries.shape[0])

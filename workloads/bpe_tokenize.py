@@ -226,8 +226,8 @@ def make_inputs(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         for t, d in zip(types[:k], dots[:k], strict=True)
     ]
     cuts = np.cumsum(rng.integers(*DOC_WORDS, size=k // DOC_WORDS[0] + 1))
-    cuts = [0, *cuts[cuts < k].tolist(), k]
-    docs = [b"".join(words[a:b]) for a, b in itertools.pairwise(cuts)]
+    bounds = [0, *cuts[cuts < k].tolist(), k]
+    docs = [b"".join(words[a:b]) for a, b in itertools.pairwise(bounds)]
     docs[-1] += b"." * pad
     offsets = np.zeros(len(docs) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(d) for d in docs])
@@ -236,7 +236,7 @@ def make_inputs(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
 
 
 @numba.njit(cache=True, inline="always")
-def _rank(table: np.ndarray, a: int, b: int) -> int:
+def _rank(table: np.ndarray, a: int, b: int) -> np.int32:
     """The rank of merging ``(a, b)``, NO_RANK if none: both cuckoo slots, no branch."""
     key = (a << 16) | b
     s0 = SLOTS + 2 * (((key * table[DENSE]) & 0xFFFFFFFF) >> (32 - CUCKOO_BITS))

@@ -84,7 +84,7 @@ def _value_states(g: _Dfa, i: int) -> None:
         if n < STR_MAX:
             g.edge(("str", i, n), STRING_CHARS, ("str", i, n + 1))
         g.edge(("str", i, n), b'"', ("after", i))
-    ends = [("after", i), ("zero", i)]
+    ends: list[tuple[str, int] | tuple[str, int, int]] = [("after", i), ("zero", i)]
     for n in range(1, INT_MAX + 1):
         if n < INT_MAX:
             g.edge(("int", i, n), DIGITS, ("int", i, n + 1))
@@ -96,10 +96,10 @@ def _value_states(g: _Dfa, i: int) -> None:
         if n < FRAC_MAX:
             g.edge(("frac", i, n), DIGITS, ("frac", i, n + 1))
         ends.append(("frac", i, n))
-    for src in ends:
-        g.edge(src, b"}", "close")
+    for end in ends:
+        g.edge(end, b"}", "close")
         if i + 1 < MAX_ARGS:
-            g.edge(src, b",", ("next", i))
+            g.edge(end, b",", ("next", i))
     if i + 1 < MAX_ARGS:
         g.edge(("next", i), b'"', ("key", i + 1, 0))
 

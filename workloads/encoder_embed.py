@@ -25,6 +25,7 @@ import numba
 import numpy as np
 from numba import types
 from numba.extending import intrinsic
+from numpy.typing import NDArray
 
 from harness.workload import Workload
 
@@ -78,10 +79,10 @@ def _bits_as_f32(typingctx: Any, bits: Any) -> Any:
 
 
 @numba.njit(cache=True, inline="always", fastmath=FAST)
-def _expf(x: float) -> float:
+def _expf(x: np.float32) -> np.float32:
     """float32 exp (Cephes expf polynomial, ~2 ulp), vectorisable, for x in [-87, 88]."""
     x = max(min(x, np.float32(88.0)), np.float32(-87.0))
-    n = np.floor(x * np.float32(1.44269504) + np.float32(0.5))
+    n: np.float32 = np.floor(x * np.float32(1.44269504) + np.float32(0.5))
     r = x - n * np.float32(0.693359375) + n * np.float32(2.12194440e-4)
     p = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
     p = p * r + np.float32(8.3334519073e-3)
@@ -89,11 +90,12 @@ def _expf(x: float) -> float:
     p = p * r + np.float32(1.6666665459e-1)
     p = p * r + np.float32(5.0000001201e-1)
     p = p * r * r + r + np.float32(1.0)
-    return p * _bits_as_f32(np.int32((np.int32(n) + 127) << 23))
+    two_n: np.float32 = _bits_as_f32(np.int32((np.int32(n) + 127) << 23))
+    return p * two_n
 
 
 @numba.njit(cache=True, inline="always", fastmath=FAST)
-def _gelu(v: float) -> float:
+def _gelu(v: np.float32) -> np.float32:
     """Exact (erf) GELU; erf by Eigen's float32 rational approximation (abs error < 5e-7)."""
     x = max(min(v * np.float32(0.70710678), np.float32(4.0)), np.float32(-4.0))
     x2 = x * x
@@ -126,7 +128,9 @@ def _norm_row(y: np.ndarray, ln: np.ndarray, out: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, fastmath=FAST)
-def _embed(ids: np.ndarray, word: np.ndarray, pos: np.ndarray, ln: np.ndarray, x: np.ndarray):
+def _embed(
+    ids: np.ndarray, word: np.ndarray, pos: np.ndarray, ln: np.ndarray, x: np.ndarray
+) -> None:
     """x = LN(word[id] + pos[position]) for every token."""
     seq = ids.shape[1]
     for t in range(ids.size):
@@ -137,7 +141,9 @@ def _embed(ids: np.ndarray, word: np.ndarray, pos: np.ndarray, ln: np.ndarray, x
 
 
 @numba.njit(cache=True, fastmath=FAST)
-def _split_heads(qkv: np.ndarray, bias: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray):
+def _split_heads(
+    qkv: np.ndarray, bias: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray
+) -> None:
     """Add the QKV bias and copy into contiguous [seq*head, token, dhead] blocks; scale q."""
     seq = q.shape[1]
     scale = np.float32(1.0 / math.sqrt(DHEAD))
@@ -265,7 +271,9 @@ def _encode(ids: np.ndarray, mask: np.ndarray, weights: Weights, threads: int) -
 @numba.njit(cache=True)
 def encoder_speed(ids: np.ndarray, mask: np.ndarray, weights: Weights) -> np.ndarray:
     """One stream: BLAS on one thread, fused parts in the calling thread."""
-    return _encode(ids, mask, weights, 1)
+    # A typed name, as mypy sees any Numba call as Any.
+    out: np.ndarray = _encode(ids, mask, weights, 1)
+    return out
 
 
 @numba.njit(cache=True)
@@ -276,16 +284,21 @@ def encoder_rate(ids: np.ndarray, mask: np.ndarray, weights: Weights) -> np.ndar
     in the calling thread."""
     with numba.objmode(threads="int64"):
         threads = numba.get_num_threads()
-    return _encode(ids, mask, weights, threads)
+    # A typed name, as mypy sees any Numba call as Any.
+    out: np.ndarray = _encode(ids, mask, weights, threads)
+    return out
 
 
 def _layer_norm(y: np.ndarray, ln: np.ndarray) -> np.ndarray:
     mean = y.mean(axis=-1, keepdims=True)
     var = ((y - mean) ** 2).mean(axis=-1, keepdims=True)
-    return (y - mean) / np.sqrt(var + EPS) * ln[0] + ln[1]
+    out: np.ndarray = (y - mean) / np.sqrt(var + EPS) * ln[0] + ln[1]
+    return out
 
 
-def numpy_encoder(ids: np.ndarray, mask: np.ndarray, weights: Weights, dtype: Any) -> np.ndarray:
+def numpy_encoder(
+    ids: np.ndarray, mask: np.ndarray, weights: Weights, dtype: Any
+) -> NDArray[np.float32]:
     """The same network in NumPy at ``dtype`` (float64: the reference; float32: the baseline)."""
     from scipy.special import erf
 
@@ -310,7 +323,8 @@ def numpy_encoder(ids: np.ndarray, mask: np.ndarray, weights: Weights, dtype: An
     kept = (mask != 0)[..., None]
     pooled = (x * kept).sum(axis=1) / np.maximum(kept.sum(axis=1), 1)
     norm = np.sqrt((pooled * pooled).sum(axis=1, keepdims=True))
-    return (pooled / np.maximum(norm, 1e-12)).astype(np.float32)
+    out: NDArray[np.float32] = (pooled / np.maximum(norm, 1e-12)).astype(np.float32)
+    return out
 
 
 encoder_reference = partial(numpy_encoder, dtype=np.float64)

@@ -84,14 +84,15 @@ def _exp_nonpos(d: float) -> float:
     p = p * r + C2
     p = p * r + C1
     p = p * r + C0
-    return p * _bits_as_float64((np.int64(k) + 1023) << 52)
+    two_k: float = _bits_as_float64((np.int64(k) + 1023) << 52)
+    return p * two_k
 
 
 # reassoc lets the block sum and the block max vectorize; the reference sums pairwise, so the
 # order differs anyway and costs ~1e-16 relative, far inside the tolerance.
 @numba.njit(cache=True, fastmath={"contract", "reassoc", "nnan", "ninf", "nsz"})
-def _block_max(block: np.ndarray) -> float:
-    m = block[0]
+def _block_max(block: np.ndarray) -> np.float32:
+    m: np.float32 = block[0]
     for j in range(1, block.size):
         m = _maxnum32(m, block[j])
     return m

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.workload import Workload
 
@@ -157,7 +158,9 @@ def _candidates(bands: np.ndarray) -> np.ndarray:
     prev = np.empty((bands.shape[0], BANDS), dtype=np.int64)
     for j in range(BANDS):
         _link_band(bands, j, prev)
-    return _pairs(prev)
+    # A typed name, as mypy sees any Numba call as Any.
+    pairs: np.ndarray = _pairs(prev)
+    return pairs
 
 
 @numba.njit(cache=True, parallel=True)
@@ -165,7 +168,9 @@ def _candidates_parallel(bands: np.ndarray) -> np.ndarray:
     prev = np.empty((bands.shape[0], BANDS), dtype=np.int64)
     for j in numba.prange(BANDS):
         _link_band(bands, j, prev)
-    return _pairs(prev)
+    # A typed name, as mypy sees any Numba call as Any.
+    pairs: np.ndarray = _pairs(prev)
+    return pairs
 
 
 @numba.njit(cache=True)
@@ -199,17 +204,21 @@ def _fmix_np(h: np.ndarray) -> np.ndarray:
     h = h * M1
     h = h ^ (h >> np.uint64(33))
     h = h * M2
-    return h ^ (h >> np.uint64(33))
+    h = h ^ (h >> np.uint64(33))
+    return h
 
 
-def signature_np(doc: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def signature_np(
+    doc: NDArray[np.uint8], a: NDArray[np.uint64], b: NDArray[np.uint64]
+) -> NDArray[np.uint32]:
     """datasketch's way: hash all shingles, then an (S, K) matrix of permutations, min."""
     if doc.size < SHINGLE:
         return np.full(K, EMPTY, dtype=np.uint32)
     windows = np.lib.stride_tricks.sliding_window_view(doc.astype(np.uint64), SHINGLE)
     shifts = np.arange(SHINGLE, dtype=np.uint64) * np.uint64(8)
     h = _fmix_np(np.bitwise_or.reduce(windows << shifts, axis=1))
-    return ((h[:, None] * a + b).min(axis=0) >> np.uint64(32)).astype(np.uint32)
+    low: NDArray[np.uint64] = (h[:, None] * a + b).min(axis=0)
+    return (low >> np.uint64(32)).astype(np.uint32)
 
 
 def minhash_reference(
@@ -242,12 +251,13 @@ def _words(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return flat, starts + np.arange(VOCAB + 1)
 
 
-def _render(ids: np.ndarray, flat: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def _render(ids: np.ndarray, flat: NDArray[np.uint8], starts: np.ndarray) -> NDArray[np.uint8]:
     """The bytes of a word sequence, without a Python loop."""
     lens = starts[1:][ids] - starts[:-1][ids]
     ends = np.cumsum(lens)
     within = np.arange(int(ends[-1])) - np.repeat(ends - lens, lens)
-    return flat[np.repeat(starts[:-1][ids], lens) + within]
+    data: NDArray[np.uint8] = flat[np.repeat(starts[:-1][ids], lens) + within]
+    return data
 
 
 def _edit(words: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -34,7 +34,9 @@ SALT = np.uint64(0xBF58476D1CE4E5B9)
 
 
 @numba.njit(cache=True, inline="always")
-def _probe(key: np.uint64, keys: np.ndarray, stamp: np.ndarray, gen: int, shift: np.uint64) -> int:
+def _probe(
+    key: np.uint64, keys: np.ndarray, stamp: np.ndarray, gen: int, shift: np.uint64
+) -> np.int64:
     """Slot holding key in the current generation's table, or the empty slot to put it in.
     A slot is in use when its stamp is the generation: tables are never cleared."""
     mask = keys.size - 1
@@ -45,7 +47,7 @@ def _probe(key: np.uint64, keys: np.ndarray, stamp: np.ndarray, gen: int, shift:
 
 
 @numba.njit(cache=True, inline="always")
-def _claim(slot: int, key: np.uint64, tab, gen: int) -> None:  # type: ignore[no-untyped-def]
+def _claim(slot: np.int64, key: np.uint64, tab, gen: int) -> None:  # type: ignore[no-untyped-def]
     keys, cnt, seen, stamp, _ = tab
     keys[slot], cnt[slot], seen[slot], stamp[slot] = key, 0, 0, gen
 
@@ -256,8 +258,8 @@ def overlap_reference(hyp_tok, hyp_off, ref_tok, ref_off):  # type: ignore[no-un
     for hyp, ref in zip(_split(hyp_tok, hyp_off), _split(ref_tok, ref_off), strict=True):
         h, r = hyp.tolist(), ref.tolist()
         found = [sum((_counts(h, k) & _counts(r, k)).values()) for k in range(1, MAX_N + 1)]
-        lcs = _lcs_dp(h, r)
-        out.append((*_scores(found, len(h), len(r), lcs), lcs))
+        common = _lcs_dp(h, r)
+        out.append((*_scores(found, len(h), len(r), common), common))
     bleu, rouge, lcs = zip(*out, strict=True) if out else ((), (), ())
     return np.array(bleu, np.float64), np.array(rouge, np.float64), np.array(lcs, np.int64)
 

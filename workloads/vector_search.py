@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.workload import Workload
 
@@ -31,6 +32,10 @@ BLOCK = 1024  # corpus rows per task: 1.5 MB float32 + 384 KB int8
 LEVELS = 0.90 - 0.04 * np.arange(K)
 # Reassociation for the float32 dot products (vectorised partial sums); no nnan/ninf.
 FAST = {"reassoc", "contract", "nsz", "arcp", "afn"}
+# The dot products of 4 queries with one corpus row (a column of the register tile).
+F32x4 = tuple[np.float32, np.float32, np.float32, np.float32]
+# The float32 form's ids and scores, then the int8 form's, each [queries, K].
+Results = tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.int64], NDArray[np.float32]]
 
 
 def corpus_rows(n: int) -> int:
@@ -57,7 +62,9 @@ def _offer(top_s: np.ndarray, top_i: np.ndarray, q: int, score: float, index: in
 
 
 @numba.njit(cache=True, fastmath=FAST)
-def _tile_f32(queries: np.ndarray, corpus: np.ndarray, q: int, j: int) -> tuple:
+def _tile_f32(
+    queries: NDArray[np.float32], corpus: NDArray[np.float32], q: int, j: int
+) -> tuple[F32x4, F32x4]:
     """Dot products of queries q..q+3 with corpus rows j and j+1: 8 accumulators in registers,
     so each loaded element feeds 2 or 4 FMAs."""
     a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = np.float32(0.0)
@@ -76,7 +83,13 @@ def _tile_f32(queries: np.ndarray, corpus: np.ndarray, q: int, j: int) -> tuple:
 
 
 @numba.njit(cache=True)
-def _scores_f32(queries, corpus, start, stop, scores) -> None:
+def _scores_f32(
+    queries: NDArray[np.float32],
+    corpus: NDArray[np.float32],
+    start: int,
+    stop: int,
+    scores: NDArray[np.float32],
+) -> None:
     """scores[q, j - start] for rows start..stop-1 (``queries`` padded to a multiple of 4
     rows, ``corpus`` to an even number; the pads are never read back)."""
     for j in range(start, stop, 2):
@@ -88,7 +101,15 @@ def _scores_f32(queries, corpus, start, stop, scores) -> None:
 
 
 @numba.njit(cache=True)
-def _scores_i8(q8, q_scale, c8, c_scale, start, stop, scores) -> None:
+def _scores_i8(
+    q8: NDArray[np.int8],
+    q_scale: NDArray[np.float32],
+    c8: NDArray[np.int8],
+    c_scale: NDArray[np.float32],
+    start: int,
+    stop: int,
+    scores: NDArray[np.float32],
+) -> None:
     """int8 scores: the exact int32 dot product times the scale product, in float32."""
     for j in range(start, stop):
         for q in range(q8.shape[0]):
@@ -100,7 +121,13 @@ def _scores_i8(q8, q_scale, c8, c_scale, start, stop, scores) -> None:
 
 
 @numba.njit(cache=True)
-def _scan(scores, start, stop, top_s, top_i) -> None:
+def _scan(
+    scores: NDArray[np.float32],
+    start: int,
+    stop: int,
+    top_s: NDArray[np.float32],
+    top_i: NDArray[np.int64],
+) -> None:
     """Offer a block's scores to each query's list; most fail the first comparison."""
     for q in range(top_s.shape[0]):
         for j in range(start, stop):
@@ -109,7 +136,17 @@ def _scan(scores, start, stop, top_s, top_i) -> None:
 
 
 @numba.njit(cache=True)
-def _search_block(b, padded_q, padded_c, q8, q_scale, c8, c_scale, cand_s, cand_i) -> None:
+def _search_block(
+    b: int,
+    padded_q: NDArray[np.float32],
+    padded_c: NDArray[np.float32],
+    q8: NDArray[np.int8],
+    q_scale: NDArray[np.float32],
+    c8: NDArray[np.int8],
+    c_scale: NDArray[np.float32],
+    cand_s: NDArray[np.float32],
+    cand_i: NDArray[np.int64],
+) -> None:
     """Both forms' top-k lists of corpus block b, into cand_*[form, b]."""
     start, stop = b * BLOCK, min((b + 1) * BLOCK, c8.shape[0])
     scores = np.empty((padded_q.shape[0], BLOCK + 1), dtype=np.float32)
@@ -120,7 +157,9 @@ def _search_block(b, padded_q, padded_c, q8, q_scale, c8, c_scale, cand_s, cand_
 
 
 @numba.njit(cache=True)
-def _setup(queries: np.ndarray, corpus: np.ndarray) -> tuple:
+def _setup(
+    queries: NDArray[np.float32], corpus: NDArray[np.float32]
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.int64]]:
     """Padded float32 operands and empty per-block lists [2 forms, blocks, queries, K]."""
     nq, rows = queries.shape[0], corpus.shape[0]
     padded_q = np.zeros(((nq + 3) // 4 * 4, DIM), dtype=np.float32)
@@ -136,7 +175,14 @@ def _setup(queries: np.ndarray, corpus: np.ndarray) -> tuple:
 
 
 @numba.njit(cache=True, inline="always")
-def _merge(cand_s, cand_i, form, q, top_s, top_i) -> None:
+def _merge(
+    cand_s: NDArray[np.float32],
+    cand_i: NDArray[np.int64],
+    form: int,
+    q: int,
+    top_s: NDArray[np.float32],
+    top_i: NDArray[np.int64],
+) -> None:
     """Query q's top-k of one form from every block's list (empty slots hold index -1)."""
     for b in range(cand_s.shape[1]):
         for r in range(K):
@@ -145,7 +191,14 @@ def _merge(cand_s, cand_i, form, q, top_s, top_i) -> None:
 
 
 @numba.njit(cache=True)
-def search_speed(queries, corpus, q8, q_scale, c8, c_scale):
+def search_speed(
+    queries: NDArray[np.float32],
+    corpus: NDArray[np.float32],
+    q8: NDArray[np.int8],
+    q_scale: NDArray[np.float32],
+    c8: NDArray[np.int8],
+    c_scale: NDArray[np.float32],
+) -> Results:
     """One stream: blocks in order, then the merge."""
     padded_q, padded_c, cand_s, cand_i = _setup(queries, corpus)
     nq = queries.shape[0]
@@ -160,7 +213,14 @@ def search_speed(queries, corpus, q8, q_scale, c8, c_scale):
 
 
 @numba.njit(cache=True, parallel=True)
-def search_rate(queries, corpus, q8, q_scale, c8, c_scale):
+def search_rate(
+    queries: NDArray[np.float32],
+    corpus: NDArray[np.float32],
+    q8: NDArray[np.int8],
+    q_scale: NDArray[np.float32],
+    c8: NDArray[np.int8],
+    c_scale: NDArray[np.float32],
+) -> Results:
     """Whole instance: corpus blocks in prange, then the merge in prange over queries."""
     padded_q, padded_c, cand_s, cand_i = _setup(queries, corpus)
     nq = queries.shape[0]
@@ -186,7 +246,9 @@ def _top_k(scores: np.ndarray, start: int, best_s: np.ndarray, best_i: np.ndarra
         best_s[q], best_i[q] = s[order], i[order]
 
 
-def _search_numpy(left: np.ndarray, right: np.ndarray, scale: np.ndarray | None, block: int):
+def _search_numpy(
+    left: np.ndarray, right: np.ndarray, scale: np.ndarray | None, block: int
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
     """Blockwise exact top-k of left @ right.T (times ``scale`` [queries, rows] if given)."""
     best_s = np.full((left.shape[0], K), -np.inf, dtype=np.float32)
     best_i = np.full((left.shape[0], K), -1, dtype=np.int64)
@@ -198,7 +260,14 @@ def _search_numpy(left: np.ndarray, right: np.ndarray, scale: np.ndarray | None,
     return best_i, best_s
 
 
-def search_reference(queries, corpus, q8, q_scale, c8, c_scale):
+def search_reference(
+    queries: NDArray[np.float32],
+    corpus: NDArray[np.float32],
+    q8: NDArray[np.int8],
+    q_scale: NDArray[np.float32],
+    c8: NDArray[np.int8],
+    c_scale: NDArray[np.float32],
+) -> Results:
     """float64 scores for the float32 form; for int8, float32 GEMMs of the int8 values (exact:
     every partial sum is an integer below 2**24) times the same float32 scale product."""
     idx_f, score_f = _search_numpy(queries.astype(np.float64), corpus, None, 16384)
@@ -207,7 +276,14 @@ def search_reference(queries, corpus, q8, q_scale, c8, c_scale):
     return idx_f, score_f, idx_q, score_q
 
 
-def search_baseline(queries, corpus, q8, q_scale, c8, c_scale):
+def search_baseline(
+    queries: NDArray[np.float32],
+    corpus: NDArray[np.float32],
+    q8: NDArray[np.int8],
+    q_scale: NDArray[np.float32],
+    c8: NDArray[np.int8],
+    c_scale: NDArray[np.float32],
+) -> tuple[np.ndarray, ...]:
     """What a NumPy user writes: one GEMM per form (int8 values as float32, exact as in the
     reference), argpartition, sort the k best."""
     out = []
@@ -224,8 +300,9 @@ def search_baseline(queries, corpus, q8, q_scale, c8, c_scale):
     return tuple(out)
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+def _unit(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    norm: NDArray[np.float32] = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / norm).astype(np.float32)
 
 
 def _quantize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
