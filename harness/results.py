@@ -14,44 +14,18 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.records import PLANNED_KEYS, CaseResult
 
 SCHEMA = "ai-cpu-harness/results"
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 BENCHMARKS = "benchmarks.json"
-
-
-@dataclass(frozen=True)
-class PlannedCase:
-    """A case as the manifest plans it before it runs; a reset case goes back to exactly this."""
-
-    id: str
-    workload: str
-    size: str
-    n: int
-    mode: str
-    threads: int
-    profile: str
-    category: str
-    unit: str
-    bound: str
-    work: float
-    bytes: float
-    flops: float
-    status: str = "pending"
-    error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-PLANNED_KEYS = frozenset(f.name for f in fields(PlannedCase))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -137,10 +111,9 @@ class RunWriter:
     def record(self, case_id: str, record: dict[str, Any], bench: dict[str, Any] | None) -> None:
         """Store a case's outcome (the runner has pooled it with earlier processes' already)."""
         entry = self.case(case_id)
-        entry.update(record)
-        stats = entry.get("stats")
-        if entry.get("status") == "ok" and stats:
-            entry["throughput"] = entry["work"] / stats["median_s"]
+        updated = CaseResult.from_json({**entry, **record}).to_json()
+        entry.clear()
+        entry.update(updated)
         if bench is not None:
             bench["extra_info"]["case"] = case_id
             self.benchmarks = [b for b in self.benchmarks if b["extra_info"]["case"] != case_id]
@@ -183,6 +156,11 @@ class Run:
     @property
     def environment(self) -> dict[str, Any]:
         return dict(self.manifest["environment"])
+
+    @property
+    def results(self) -> list[CaseResult]:
+        """Every case of the run, typed, in the manifest's order."""
+        return [CaseResult.from_json(case) for case in self.manifest["cases"]]
 
 
 def _read_json(path: Path) -> Any:

@@ -45,9 +45,9 @@ class Crosscheck:
 def _by_key(run: Run) -> dict[CaseKey, dict[str, Any]]:
     """Each ok case with outputs under its key with threads and profile erased."""
     found: dict[CaseKey, dict[str, Any]] = {}
-    for case in run.manifest["cases"]:
-        if case.get("status") == "ok" and case.get("outputs"):
-            found.setdefault(CaseKey.of(case).computed, case)
+    for case in run.results:
+        if case.status == "ok" and case.outcome.get("outputs"):
+            found.setdefault(case.key.computed, dict(case.outcome))
     return found
 
 

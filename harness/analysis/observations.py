@@ -60,17 +60,16 @@ def observations(runs: Sequence[Run], side: str = "") -> Iterator[Observation | 
     """Each case of each run: an observation when it is ok, otherwise a note saying why not."""
     for run in runs:
         host, samples = HostKind.of_environment(run.environment), raw_samples(run)
-        for case in run.manifest["cases"]:
-            key, median = CaseKey.of(case), (case.get("stats") or {}).get("median_s")
-            if case.get("status") != "ok" or median is None:
-                status, error = str(case.get("status")), case.get("error")
-                yield CaseNote(side, host.label, key.label, status, error, run.run_id)
+        for case in run.results:
+            key, median = case.key, case.median_s
+            if median is None:
+                yield CaseNote(side, host.label, key.label, case.status, case.error, run.run_id)
                 continue
-            work = float(case["work"]) if case.get("work") else None
-            data, created = samples.get(case["id"], ()), str(run.manifest.get("created"))
-            noisy = bool((case.get("host_load") or {}).get("noisy"))
-            medians = tuple(float(m) for m in case.get("process_medians") or (median,))
-            yield Observation(run, host, key, float(median), data, work, created, noisy, medians)
+            data, created = samples.get(case.id, ()), str(run.manifest.get("created"))
+            medians = tuple(float(m) for m in case.outcome.get("process_medians") or (median,))
+            yield Observation(
+                run, host, key, float(median), data, case.work, created, case.noisy, medians
+            )
 
 
 def grouped(

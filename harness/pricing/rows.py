@@ -11,6 +11,8 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.keys import UNKNOWN, HostKind
+from harness.measure.sample_stats import Estimate
+from harness.records import CaseResult
 from harness.results import Run, atomic_write_text
 
 COLUMNS = (
@@ -58,28 +60,29 @@ def _rate(amount: float | None, seconds: float | None, scale: float) -> float:
     return amount / seconds / scale
 
 
-def _case_row(case: dict[str, Any]) -> dict[str, Any]:
-    stats = case.get("stats") or {}
-    median = stats.get("median_s") if case.get("status") == "ok" else None
+def _case_row(case: CaseResult) -> dict[str, Any]:
+    plan, out, median = case.plan, case.outcome, case.median_s
+    time = case.stats.time if median is not None and case.stats else Estimate(math.nan)
     return {
-        **{k: case.get(k) for k in ("workload", "category", "size", "mode", "threads", "unit")},
-        **{k: case.get(k) for k in ("work", "status", "bound", "n", "bytes", "flops")},
-        "median_s": median if median is not None else math.nan,
-        "ci_low_s": stats.get("ci_low_s", math.nan) if median else math.nan,
-        "ci_high_s": stats.get("ci_high_s", math.nan) if median else math.nan,
-        "throughput": _rate(case.get("work"), median, 1.0),
-        "compile_s": case.get("compile_s", math.nan),
-        "cache_load_s": case.get("cache_load_s"),
-        "valid": case.get("status") == "ok",
-        "error": case.get("error"),
-        "rounds": stats.get("rounds"),
-        "bandwidth_gbs": _rate(case.get("bytes"), median, 1e9),
-        "gflops": _rate(case.get("flops"), median, 1e9),
-        "threading_layer": case.get("threading_layer"),
-        "profile": case.get("profile", "native"),
-        **{k: (case.get("host_load") or {}).get(k) for k in ("steal", "other_load", "noisy")},
-        "vector_isa": case.get("vector_isa"),
-        "digest": case.get("digest"),
+        **{k: plan.get(k) for k in ("workload", "category", "size", "mode", "threads", "unit")},
+        **{k: plan.get(k) for k in ("work", "bound", "n", "bytes", "flops")},
+        "status": case.status,
+        "median_s": time.value,
+        "ci_low_s": time.low,
+        "ci_high_s": time.high,
+        "throughput": case.throughput,
+        "compile_s": out.get("compile_s", math.nan),
+        "cache_load_s": out.get("cache_load_s"),
+        "valid": case.status == "ok",
+        "error": case.error,
+        "rounds": case.stats.rounds if case.stats and median is not None else None,
+        "bandwidth_gbs": _rate(plan.get("bytes"), median, 1e9),
+        "gflops": _rate(plan.get("flops"), median, 1e9),
+        "threading_layer": out.get("threading_layer"),
+        "profile": case.key.profile,
+        **{k: (out.get("host_load") or {}).get(k) for k in ("steal", "other_load", "noisy")},
+        "vector_isa": out.get("vector_isa"),
+        "digest": out.get("digest"),
     }
 
 
@@ -93,19 +96,19 @@ def _roof_columns(run: Run, row: dict[str, Any]) -> dict[str, Any]:
     return {"roof_limit": name, "roof_value": value, "attained": attained / value}
 
 
-def _latency_columns(case: dict[str, Any]) -> dict[str, Any]:
-    latency = case.get("latency") or {}
+def _latency_columns(case: CaseResult) -> dict[str, Any]:
+    latency = case.outcome.get("latency") or {}
     return {f"{p}_s": latency.get(p, math.nan) for p in ("p50", "p90", "p99")}
 
 
-def _row(run: Run, case: dict[str, Any]) -> dict[str, Any]:
+def _row(run: Run, case: CaseResult) -> dict[str, Any]:
     row = {**_host_columns(run), **_case_row(case), **_latency_columns(case)}
     return row | _roof_columns(run, row)
 
 
 def rows(runs: Iterable[Run]) -> pd.DataFrame:
     """One row per case of every run; failed and unfinished cases carry no timing."""
-    records = [_row(run, case) for run in runs for case in run.manifest["cases"]]
+    records = [_row(run, case) for run in runs for case in run.results]
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,8 @@ from harness.errors import UserError
 from harness.host.profiles import Profile, resolve
 from harness.keys import HostKind
 from harness.measure.roofline import run_probes
-from harness.results import PlannedCase, Run, RunWriter, make_run_dir, new_run_id
+from harness.records import CaseResult, PlannedCase
+from harness.results import Run, RunWriter, make_run_dir, new_run_id
 from harness.run.plan import Case
 from harness.run.runner import RunOptions, run_workload, worker_env
 from harness.units import with_unit
@@ -42,13 +44,15 @@ class RunRequest:
 
 def case_line(case: dict[str, Any]) -> str:
     """One finished case as a progress line."""
-    if case.get("status") != "ok":
-        return f"[red]✗[/] {case['id']}  [red]{case.get('error')}[/]"
-    stats = case["stats"]
-    spread = (stats["ci_high_s"] - stats["ci_low_s"]) / 2 / stats["median_s"]
+    result = CaseResult.from_json(case)
+    if not result.ok or result.stats is None:
+        return f"[red]✗[/] {result.id}  [red]{result.error}[/]"
+    time = result.stats.time
+    spread = (time.high - time.low) / 2 / time.value
+    unit = f"{result.plan.get('unit')}/s"
     return (
-        f"[green]✓[/] {case['id']}  {with_unit(case['throughput'], case['unit'] + '/s')} "
-        f"±{spread:.1%}  (compile {case['compile_s']:.2f} s, {stats['rounds']} rounds)"
+        f"[green]✓[/] {result.id}  {with_unit(result.throughput, unit)} ±{spread:.1%}  "
+        f"(compile {result.outcome.get('compile_s', math.nan):.2f} s, {time.n} rounds)"
     )
 
 
