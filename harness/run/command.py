@@ -213,5 +213,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"results: {run_dir}")
     if args.report:
         print(f"report: {_write_run_report(run_dir)}")
-    failed = sum(1 for c in load_run(run_dir).manifest["cases"] if c["status"] != "ok")
+    failed = sum(1 for c in load_run(run_dir).results if c.status != "ok")
     return 1 if failed else 0

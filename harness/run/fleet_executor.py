@@ -165,8 +165,8 @@ def _stages(remote: _Remote, wheel: Path, run_args: Sequence[str], dest: Path) -
 
 def _host_result(dest: Path) -> dict[str, Any]:
     run = load_run(dest)
-    failed = sum(case["status"] != "ok" for case in run.manifest["cases"])
-    return {"status": "ok", "run_id": run.run_id, "cases_ok": len(run.manifest["cases"]) - failed,
+    failed = sum(case.status != "ok" for case in run.results)
+    return {"status": "ok", "run_id": run.run_id, "cases_ok": len(run.results) - failed,
             "cases_failed": failed}  # fmt: skip
 
 
@@ -256,4 +256,4 @@ def fleet_exit_code(fleet_dir: Path) -> int:
     if any(h["status"] != "ok" for h in hosts):
         return 1
     runs = [load_run(fleet_dir / h["name"]) for h in hosts]
-    return int(any(c["status"] != "ok" for run in runs for c in run.manifest["cases"]))
+    return int(any(c.status != "ok" for run in runs for c in run.results))

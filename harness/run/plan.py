@@ -21,6 +21,10 @@ class Case:
     threads: int
     profile: str = "native"
 
+    @classmethod
+    def of(cls, key: CaseKey, n: int) -> Case:
+        return cls(key.workload, key.size, n, key.mode, key.threads, key.profile)
+
     @property
     def key(self) -> CaseKey:
         return CaseKey(self.workload, self.size, self.mode, self.threads, self.profile)

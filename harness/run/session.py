@@ -126,16 +126,15 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
         raise UserError(f"run {run.run_id} was recorded on another host; resume it there")
     opts = run.manifest.get("options") or {}
     paths = [Path(p) for p in opts.get("workload_paths", [])]
-    todo = [c for c in run.manifest["cases"] if c.get("status") != "ok"]
+    todo = [c for c in run.results if c.status != "ok"]
     if not todo:
         raise UserError(f"run {run.run_id} has no missing or failed case to resume")
-    names = ",".join(dict.fromkeys(str(c["workload"]) for c in todo))
-    fields = ("workload", "size", "n", "mode", "threads", "profile")
+    names = ",".join(dict.fromkeys(c.key.workload for c in todo))
     profiles = [Profile(name, **spec) for name, spec in run.manifest["profiles"].items()]
     options = RunOptions.from_json(opts, str(environment.get("arch")))
     return RunRequest(
         workloads=select(discover(paths), names),
-        cases=[Case(**{k: c[k] for k in fields}) for c in todo],
+        cases=[Case.of(c.key, int(c.plan["n"])) for c in todo],
         options=options,
         out=run.path.parent,
         environment=run.environment,
