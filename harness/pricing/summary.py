@@ -111,23 +111,18 @@ def _baseline_gap(cases: pd.DataFrame, baseline: str) -> str | None:
     return None
 
 
-def summary_or_gap(
-    frame: pd.DataFrame,
-    baseline: str,
-    metric: str = "throughput",
-    confidence: float = CONFIDENCE,
-    n_resamples: int = N_RESAMPLES,
-    seed: int = 0,
-) -> tuple[pd.DataFrame, str | None]:
-    """The suite summary (see ``suite_summary``), or an empty frame and why none can be made."""
-    empty = pd.DataFrame(columns=["group", "mode", "category", "metric", "geomean"])
+def _reduced(frame: pd.DataFrame, baseline: str, metric: str) -> tuple[pd.DataFrame, str | None]:
+    """One value per (group, case), or why the frame cannot be summarised against baseline."""
     reason = _column_gap(frame, metric)
     if reason:
-        return empty, reason
+        return pd.DataFrame(), reason
     cases = _cases(frame, metric)
-    reason = _baseline_gap(cases, baseline)
-    if reason:
-        return empty, reason
+    return cases, _baseline_gap(cases, baseline)
+
+
+def _ratios(
+    cases: pd.DataFrame, baseline: str, metric: str, confidence: float, n_resamples: int, seed: int
+) -> pd.DataFrame:
     keys = [k for k in ACROSS_HOSTS if k in cases]
     base = cases.loc[cases["group"] == baseline, [*keys, "value"]]
     merged = cases.merge(base, on=keys, suffixes=("", "_base"))
@@ -140,7 +135,17 @@ def summary_or_gap(
             out.append({"group": group, "mode": mode, "category": category, "metric": metric,
                         "baseline": baseline, "n": g.n, "geomean": g.value, "ci_low": g.low,
                         "ci_high": g.high, "method": g.method})  # fmt: skip
-    return pd.DataFrame(out), None
+    return pd.DataFrame(out)
+
+
+def summary_or_gap(
+    frame: pd.DataFrame, baseline: str, metric: str
+) -> tuple[pd.DataFrame, str | None]:
+    """The suite summary at the default settings, or an empty frame and why none can be made."""
+    cases, reason = _reduced(frame, baseline, metric)
+    if reason:
+        return pd.DataFrame(columns=["group", "mode", "category", "metric", "geomean"]), reason
+    return _ratios(cases, baseline, metric, CONFIDENCE, N_RESAMPLES, 0), None
 
 
 def suite_summary(
@@ -159,7 +164,7 @@ def suite_summary(
     stayed). Rows are reduced per case before any resampling, so row order changes nothing.
     A summary that cannot be made is a UserError saying why.
     """
-    result, reason = summary_or_gap(frame, baseline, metric, confidence, n_resamples, seed)
+    cases, reason = _reduced(frame, baseline, metric)
     if reason:
         raise UserError(reason)
-    return result
+    return _ratios(cases, baseline, metric, confidence, n_resamples, seed)

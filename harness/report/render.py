@@ -22,10 +22,11 @@ from plotly.offline import get_plotlyjs
 
 from harness.errors import UserError
 from harness.report.data import REQUIRED_COLUMNS, ReportData, prepare
-from harness.report.figures import price_chart, scaling_charts, workload_charts
+from harness.report.figures import price_chart, workload_charts
 from harness.report.format import escape_json, flatten, is_ok, threads
 from harness.report.history import history_charts
 from harness.report.roofline import profile_charts, profile_rows, roofline_charts
+from harness.report.scaling import scaling_charts
 from harness.report.summary import summarise
 from harness.report.tables import case_rows, emulated_rows, host_envs, load_note, price_rows
 from harness.results import Run, atomic_write_text
