@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.workload import Workload
 
@@ -37,7 +38,9 @@ def _draw(seed: np.uint64, counter: np.uint64, n: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True)
-def _column_sums(scores, idx, g, out) -> None:  # type: ignore[no-untyped-def]
+def _column_sums(
+    scores: NDArray[np.float64], idx: NDArray[np.uint64], g: int, out: NDArray[np.float64]
+) -> None:
     """Sums of columns g..g+7 over the drawn rows, in draw order. Eight scalar accumulators
     stay in registers: eight independent add chains, so the adds pipeline instead of waiting
     on a store and reload of an accumulator array (2x faster). A narrower last group repeats
@@ -60,7 +63,9 @@ def _column_sums(scores, idx, g, out) -> None:  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def _resamples(lo, hi, scores, seed, means) -> None:  # type: ignore[no-untyped-def]
+def _resamples(
+    lo: int, hi: int, scores: NDArray[np.float64], seed: np.uint64, means: NDArray[np.float64]
+) -> None:
     """Means of resamples lo..hi-1: a whole resample's indices first (a loop LLVM
     vectorises), then the gathered rows summed per column in draw order."""
     n, cols = scores.shape
@@ -106,7 +111,9 @@ def _pass_at_k(n: int, c: int, k: int) -> float:
 
 
 @numba.njit(cache=True)
-def _pass_table(n_samples, correct, ks) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _pass_table(
+    n_samples: NDArray[np.int64], correct: NDArray[np.int64], ks: NDArray[np.int64]
+) -> NDArray[np.float64]:
     out = np.zeros((correct.shape[0], ks.size))
     for m in range(correct.shape[0]):
         for e in range(ks.size):
@@ -117,7 +124,14 @@ def _pass_table(n_samples, correct, ks) -> np.ndarray:  # type: ignore[no-untype
 
 
 @numba.njit(cache=True)
-def bootstrap_speed(scores, seed, resamples, n_samples, correct, ks):  # type: ignore[no-untyped-def]
+def bootstrap_speed(
+    scores: NDArray[np.float64],
+    seed: np.uint64,
+    resamples: int,
+    n_samples: NDArray[np.int64],
+    correct: NDArray[np.int64],
+    ks: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     means = np.empty((resamples, scores.shape[1]))
     _resamples(0, resamples, scores, seed, means)
     ci = np.empty((scores.shape[1], 2))
@@ -127,7 +141,14 @@ def bootstrap_speed(scores, seed, resamples, n_samples, correct, ks):  # type: i
 
 
 @numba.njit(cache=True, parallel=True)
-def bootstrap_rate(scores, seed, resamples, n_samples, correct, ks):  # type: ignore[no-untyped-def]
+def bootstrap_rate(
+    scores: NDArray[np.float64],
+    seed: np.uint64,
+    resamples: int,
+    n_samples: NDArray[np.int64],
+    correct: NDArray[np.int64],
+    ks: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     means = np.empty((resamples, scores.shape[1]))
     for chunk in numba.prange((resamples + CHUNK - 1) // CHUNK):
         lo = chunk * CHUNK
@@ -173,16 +194,35 @@ def _pass_reference(n_samples: np.ndarray, correct: np.ndarray, ks: np.ndarray) 
                       for k in ks] for row in correct])  # fmt: skip
 
 
-def _outputs(means: np.ndarray, n_samples, correct, ks):  # type: ignore[no-untyped-def]
+def _outputs(
+    means: NDArray[np.float64],
+    n_samples: NDArray[np.int64],
+    correct: NDArray[np.int64],
+    ks: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     ci = np.quantile(means, [ALPHA / 2, 1 - ALPHA / 2], axis=0).T.copy()
     return means, ci, _pass_reference(n_samples, correct, ks)
 
 
-def bootstrap_reference(scores, seed, resamples, n_samples, correct, ks):  # type: ignore[no-untyped-def]
+def bootstrap_reference(
+    scores: NDArray[np.float64],
+    seed: np.uint64,
+    resamples: int,
+    n_samples: NDArray[np.int64],
+    correct: NDArray[np.int64],
+    ks: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     return _outputs(_means(scores, seed, resamples, True), n_samples, correct, ks)
 
 
-def bootstrap_baseline(scores, seed, resamples, n_samples, correct, ks):  # type: ignore[no-untyped-def]
+def bootstrap_baseline(
+    scores: NDArray[np.float64],
+    seed: np.uint64,
+    resamples: int,
+    n_samples: NDArray[np.int64],
+    correct: NDArray[np.int64],
+    ks: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     return _outputs(_means(scores, seed, resamples, False), n_samples, correct, ks)
 
 

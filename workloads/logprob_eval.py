@@ -13,6 +13,8 @@ reference's tolerance.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -38,24 +40,24 @@ EXP_FLOOR = -708.0
 
 
 @intrinsic
-def _bits_as_float64(typingctx, bits):  # type: ignore[no-untyped-def]
+def _bits_as_float64(typingctx: Any, bits: Any) -> tuple[Any, Callable[..., Any]] | None:
     """Reinterpret an int64's bits as a float64 (builds 2**k without a libm call)."""
     if bits != types.int64:
         return None
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(types.int64), codegen
 
 
 @intrinsic
-def _maxnum32(typingctx, a, b):  # type: ignore[no-untyped-def]
+def _maxnum32(typingctx: Any, a: Any, b: Any) -> tuple[Any, Callable[..., Any]] | None:
     """llvm.maxnum on float32: a max reduction LLVM vectorizes (a compare and select is not)."""
     if a != types.float32 or b != types.float32:
         return None
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         f32 = ir.FloatType()
         fnty = ir.FunctionType(f32, [f32, f32])
         fn = builder.module.declare_intrinsic("llvm.maxnum", [f32], fnty)

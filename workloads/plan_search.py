@@ -17,6 +17,7 @@ import time
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.workload import Workload
 
@@ -75,7 +76,15 @@ def _key(g: int, h: int, node: int) -> np.int64:
 
 
 @numba.njit(cache=True)
-def _astar(cost, start, goal, g, closed, parent, heap) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+def _astar(
+    cost: NDArray[np.uint8],
+    start: np.int64,
+    goal: np.int64,
+    g: NDArray[np.int32],
+    closed: NDArray[np.bool_],
+    parent: NDArray[np.int32],
+    heap: NDArray[np.int64],
+) -> tuple[int, int, int]:
     """(path cost or -1, nodes expanded, path length in moves) of one grid graph."""
     side = cost.shape[1]
     gy, gx = goal // side, goal % side
@@ -115,7 +124,14 @@ def _astar(cost, start, goal, g, closed, parent, heap) -> tuple[int, int, int]: 
 
 
 @numba.njit(cache=True)
-def _graphs(lo, hi, costs, starts, goals, out) -> None:  # type: ignore[no-untyped-def]
+def _graphs(
+    lo: int,
+    hi: int,
+    costs: NDArray[np.uint8],
+    starts: NDArray[np.int64],
+    goals: NDArray[np.int64],
+    out: NDArray[np.int64],
+) -> None:
     """Search graphs lo..hi-1 with one set of scratch arrays."""
     nodes = costs.shape[1] * costs.shape[2]
     g, parent = np.empty(nodes, np.int32), np.empty(nodes, np.int32)
@@ -127,14 +143,18 @@ def _graphs(lo, hi, costs, starts, goals, out) -> None:  # type: ignore[no-untyp
 
 
 @numba.njit(cache=True)
-def plan_speed(costs, starts, goals):  # type: ignore[no-untyped-def]
+def plan_speed(
+    costs: NDArray[np.uint8], starts: NDArray[np.int64], goals: NDArray[np.int64]
+) -> NDArray[np.int64]:
     out = np.empty((costs.shape[0], 3), np.int64)
     _graphs(0, costs.shape[0], costs, starts, goals, out)
     return out
 
 
 @numba.njit(cache=True, parallel=True)
-def plan_rate(costs, starts, goals):  # type: ignore[no-untyped-def]
+def plan_rate(
+    costs: NDArray[np.uint8], starts: NDArray[np.int64], goals: NDArray[np.int64]
+) -> NDArray[np.int64]:
     n = costs.shape[0]
     out = np.empty((n, 3), np.int64)
     for chunk in numba.prange((n + CHUNK - 1) // CHUNK):

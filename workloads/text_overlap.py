@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import TypeAlias
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.workload import Workload
 
@@ -31,6 +33,12 @@ MIN_LEN, MAX_LEN = 20, 200
 CHUNK = 16  # pairs per parallel task: scratch tables are allocated once per chunk
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 SALT = np.uint64(0xBF58476D1CE4E5B9)
+
+# The open-addressing table _pairs builds: keys, match counts, seen flags, generation stamps,
+# and the shift that maps a hashed key to a slot (64 - log2 of the size).
+Table: TypeAlias = tuple[
+    NDArray[np.uint64], NDArray[np.int32], NDArray[np.uint8], NDArray[np.int64], np.uint64
+]
 
 
 @numba.njit(cache=True, inline="always")
@@ -47,13 +55,23 @@ def _probe(
 
 
 @numba.njit(cache=True, inline="always")
-def _claim(slot: np.int64, key: np.uint64, tab, gen: int) -> None:  # type: ignore[no-untyped-def]
+def _claim(slot: np.int64, key: np.uint64, tab: Table, gen: int) -> None:
     keys, cnt, seen, stamp, _ = tab
     keys[slot], cnt[slot], seen[slot], stamp[slot] = key, 0, 0, gen
 
 
 @numba.njit(cache=True)
-def _unigrams(hyp, ref, tab, gen, hslot, rslot, halive, ralive, masks) -> int:  # type: ignore[no-untyped-def]
+def _unigrams(
+    hyp: NDArray[np.int32],
+    ref: NDArray[np.int32],
+    tab: Table,
+    gen: int,
+    hslot: NDArray[np.int32],
+    rslot: NDArray[np.int32],
+    halive: NDArray[np.bool_],
+    ralive: NDArray[np.bool_],
+    masks: NDArray[np.uint64],
+) -> int:
     """Clipped unigram matches, keyed by token id. Also: each token's slot (a dense id of the
     reference's vocabulary), the reference's match masks for the LCS, and which tokens of
     each side occur on the other (the seeds of the n-gram pruning)."""
@@ -83,7 +101,21 @@ def _unigrams(hyp, ref, tab, gen, hslot, rslot, halive, ralive, masks) -> int:  
 
 
 @numba.njit(cache=True)
-def _ngrams(k, c, r, tab, gen, bits, hkey, rkey, hslot, rslot, hs, halive, ralive) -> int:  # type: ignore[no-untyped-def]
+def _ngrams(
+    k: int,
+    c: int,
+    r: int,
+    tab: Table,
+    gen: int,
+    bits: np.uint64,
+    hkey: NDArray[np.uint64],
+    rkey: NDArray[np.uint64],
+    hslot: NDArray[np.int32],
+    rslot: NDArray[np.int32],
+    hs: NDArray[np.int32],
+    halive: NDArray[np.bool_],
+    ralive: NDArray[np.bool_],
+) -> int:
     """Clipped k-gram matches (k >= 2). A k-gram's key packs its tokens' unigram slots, bits
     each: exact, so no token compares. Only k-grams whose two (k-1)-grams occur on the other
     side can match; only those are hashed (the generation's k-grams go into the table)."""
@@ -124,7 +156,9 @@ def _popcount(x: np.uint64) -> int:
 
 
 @numba.njit(cache=True)
-def _lcs(hslot, c, m, masks, v) -> int:  # type: ignore[no-untyped-def]
+def _lcs(
+    hslot: NDArray[np.int32], c: int, m: int, masks: NDArray[np.uint64], v: NDArray[np.uint64]
+) -> int:
     """LCS length, bit-parallel: V' = (V + (V & M)) | (V & ~M) over the reference's bits."""
     words = (m + 63) >> 6
     v[:words] = ~np.uint64(0)
@@ -169,7 +203,17 @@ def _rouge(lcs: int, c: int, r: int) -> float:
 
 
 @numba.njit(cache=True)
-def _pairs(lo, hi, hyp_tok, hyp_off, ref_tok, ref_off, bleu, rouge, lcs) -> None:  # type: ignore[no-untyped-def]
+def _pairs(
+    lo: int,
+    hi: int,
+    hyp_tok: NDArray[np.int32],
+    hyp_off: NDArray[np.int64],
+    ref_tok: NDArray[np.int32],
+    ref_off: NDArray[np.int64],
+    bleu: NDArray[np.float64],
+    rouge: NDArray[np.float64],
+    lcs: NDArray[np.int64],
+) -> None:
     """Score pairs lo..hi-1 with one set of scratch tables."""
     max_r = max_c = 1
     for p in range(lo, hi):
@@ -209,7 +253,12 @@ def _pairs(lo, hi, hyp_tok, hyp_off, ref_tok, ref_off, bleu, rouge, lcs) -> None
 
 
 @numba.njit(cache=True)
-def overlap_speed(hyp_tok, hyp_off, ref_tok, ref_off):  # type: ignore[no-untyped-def]
+def overlap_speed(
+    hyp_tok: NDArray[np.int32],
+    hyp_off: NDArray[np.int64],
+    ref_tok: NDArray[np.int32],
+    ref_off: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     n = hyp_off.size - 1
     bleu, rouge, lcs = np.empty(n), np.empty(n), np.empty(n, np.int64)
     _pairs(0, n, hyp_tok, hyp_off, ref_tok, ref_off, bleu, rouge, lcs)
@@ -217,7 +266,12 @@ def overlap_speed(hyp_tok, hyp_off, ref_tok, ref_off):  # type: ignore[no-untype
 
 
 @numba.njit(cache=True, parallel=True)
-def overlap_rate(hyp_tok, hyp_off, ref_tok, ref_off):  # type: ignore[no-untyped-def]
+def overlap_rate(
+    hyp_tok: NDArray[np.int32],
+    hyp_off: NDArray[np.int64],
+    ref_tok: NDArray[np.int32],
+    ref_off: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     n = hyp_off.size - 1
     bleu, rouge, lcs = np.empty(n), np.empty(n), np.empty(n, np.int64)
     for chunk in numba.prange((n + CHUNK - 1) // CHUNK):
@@ -252,7 +306,12 @@ def _scores(found: list[int], c: int, r: int, lcs: int) -> tuple[float, float]:
     return _bleu.py_func(found, c, r), _rouge.py_func(lcs, c, r)
 
 
-def overlap_reference(hyp_tok, hyp_off, ref_tok, ref_off):  # type: ignore[no-untyped-def]
+def overlap_reference(
+    hyp_tok: NDArray[np.int32],
+    hyp_off: NDArray[np.int64],
+    ref_tok: NDArray[np.int32],
+    ref_off: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """Plain Python: Counter intersections for the clipped counts, the DP for the LCS."""
     out = []
     for hyp, ref in zip(_split(hyp_tok, hyp_off), _split(ref_tok, ref_off), strict=True):
@@ -289,7 +348,12 @@ def _np_lcs(hyp: np.ndarray, ref: np.ndarray) -> int:
     return int(prev[-1])
 
 
-def overlap_baseline(hyp_tok, hyp_off, ref_tok, ref_off):  # type: ignore[no-untyped-def]
+def overlap_baseline(
+    hyp_tok: NDArray[np.int32],
+    hyp_off: NDArray[np.int64],
+    ref_tok: NDArray[np.int32],
+    ref_off: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """What a NumPy user writes: np.unique n-gram counts, a row-vectorised LCS DP per pair."""
     n = hyp_off.size - 1
     bleu, rouge, lcs = np.empty(n), np.empty(n), np.empty(n, np.int64)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.keys import CASE_FIELDS, HostKind, target_label
+from harness.pricing.arithmetic import throughput_estimate
 from harness.report.format import is_ok, rows_of, text
 from harness.results import Run
 from harness.units import MISSING, flag
@@ -158,7 +159,7 @@ def _derive(rows: pd.DataFrame, runs: dict[str, RunInfo]) -> pd.DataFrame:
     return rows.assign(
         target=targets, kind=kinds, label=labels, ok=ok, rank=[rank[i] for i in ids],
         cloud=[runs[i].cloud if i in runs else "unknown" for i in ids],
-        tput=[r["work"] / r["median_s"] if good else math.nan
+        tput=[throughput_estimate(r).value if good else math.nan
               for r, good in zip(records, ok, strict=True)],
     )  # fmt: skip
 

@@ -102,9 +102,7 @@ def _name(first: dict[str, Any], several: bool) -> str:
 def _workload_chart(index: int, data: ReportData, groups: list[list[dict[str, Any]]],
                     steps: dict[StepKey, tuple[float, float]]) -> tuple[Chart, int]:  # fmt: skip
     """One workload's series, with a cross on each night a step starts."""
-    several = (
-        len({tuple(g[0][k] for k in ("mode", "threads", "profile", "size")) for g in groups}) > 1
-    )
+    several = len({CaseKey.of(g[0]) for g in groups}) > 1  # one workload: other cases too?
     traces: list[dict[str, Any]] = []
     marked = 0
     for rows in groups:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.pricing.arithmetic import busy_cores
+from harness.pricing.arithmetic import busy_cores, per_unit
 from harness.report.data import ReportData
 from harness.report.figures import (
     Chart,
@@ -29,10 +29,10 @@ from harness.units import finite
 def _scaling_values(r: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
     """Throughput, per busy vCPU and per busy physical core of one row."""
     vcpu = r["throughput_per_vcpu"]
-    vcpu = vcpu if finite(vcpu) else r["tput"] / r["threads"]
+    vcpu = vcpu if finite(vcpu) else per_unit(r["tput"], r["threads"])
     core = r.get("throughput_per_core")
     if not finite(core) and finite(r["physical_cores"]):
-        core = r["tput"] / busy_cores(int(r["threads"]), int(r["physical_cores"]))
+        core = per_unit(r["tput"], busy_cores(int(r["threads"]), int(r["physical_cores"])))
     return num(r["tput"]), num(vcpu), num(core)
 
 
