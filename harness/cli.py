@@ -127,6 +127,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         across_arch=args.across_arch,
         prices=args.prices,
+        allow_empty=args.allow_empty,
     )
     sys.stdout.write(render(comparison, args.format))
     return exit_code(comparison)
@@ -232,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pair cases by host kind (arch, CPU, LLVM CPU, instance type) and case "
         "(workload, size, mode, threads, profile); per case Yuen's trimmed t on the worker "
         "processes' medians (one process: Mann-Whitney U on its rounds), Benjamini-Hochberg "
-        "corrected across cases. Exit 0: no regression; 1: a regression; 2: bad input.",
+        "corrected across cases. Exit 0: no regression; 1: a regression, a broken case, or "
+        "nothing judged (no case paired, or every pair noisy); 2: bad input.",
     )
     p.add_argument("base", help="the baseline: a run folder, manifest, or folder of runs")
     p.add_argument("cand", help="the candidate: a run folder, manifest, or folder of runs")
@@ -247,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--prices", type=Path, help="a TOML price file laid over the catalog (for perf/$)"
     )
+    p.add_argument(
+        "--allow-empty", action="store_true",
+        help="exit 0 even when nothing could be judged (no case paired, or every pair noisy)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("history", help="runs of many nights in order, with change points")
     p.add_argument("results", nargs="+", help="folders of runs (e.g. results/)")

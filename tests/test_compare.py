@@ -218,15 +218,31 @@ def test_small_significant_change_is_below_threshold(tmp_path: Path) -> None:
     assert exit_code(result) == 0
 
 
-def test_different_machines_are_never_paired(tmp_path: Path) -> None:
-    """An x86 base and an aarch64 candidate share no pair: nothing is judged, all is unpaired."""
+def test_different_machines_are_never_paired_and_judging_nothing_fails(tmp_path: Path) -> None:
+    """An x86 base and an aarch64 candidate share no pair: exit 1 naming what differed."""
     cases = [Case("w", noisy(0.01, [0.01 * i for i in range(-3, 4)]))]
     slow = [Case("w", noisy(0.01, [0.01 * i for i in range(-3, 4)], 2.0))]
-    result = compare_runs(load(tmp_path, "b", cases), load(tmp_path, "c", slow, env=ARM))
+    base, cand = load(tmp_path, "b", cases), load(tmp_path, "c", slow, env=ARM)
+    result = compare_runs(base, cand)
     assert result.pairs == ()
     assert sorted(n.side for n in result.unpaired) == ["base", "candidate"]
-    assert exit_code(result) == 0
-    assert render(result, "text").startswith("NOTHING COMPARED")
+    assert exit_code(result) == 1
+    text = render(result, "text")
+    assert text.startswith("NOTHING COMPARED: no case ran on the same kind of machine")
+    assert "arch (base: x86_64; candidate: aarch64)" in text
+    assert exit_code(compare_runs(base, cand, allow_empty=True)) == 0
+
+
+def test_a_runner_whose_cpu_changed_fails_through_the_cli(tmp_path: Path, harness: Harness) -> None:
+    """`harness compare` of a run against a copy relabelled to another CPU exits 1 and says so."""
+    cases = [Case("w", noisy(0.01, [0.01 * i for i in range(-3, 4)]))]
+    other = X86 | {"cpu": {"name": "Intel(R) Xeon(R) Platinum 8488C", "vendor": "GenuineIntel"}}
+    base, cand = write_run(tmp_path, "b", cases), write_run(tmp_path, "c", cases, env=other)
+    result = harness("compare", str(base), str(cand))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "NOTHING COMPARED" in result.stdout and "CPU (base: AMD EPYC 7R13" in result.stdout
+    allowed = harness("compare", str(base), str(cand), "--allow-empty")
+    assert allowed.returncode == 0 and "allowed by --allow-empty" in allowed.stdout
 
 
 def test_pairs_need_the_same_size_mode_threads_and_profile(tmp_path: Path) -> None:
@@ -251,9 +267,16 @@ def test_change_measured_on_a_noisy_host_is_not_judged(tmp_path: Path) -> None:
     assert {p.case: p.verdict for p in result.pairs} == {
         "w/small/speed/t1": "noisy host", "v/small/speed/t1": "regression",
     }  # fmt: skip
-    quiet = compare_runs(load(tmp_path, "b2", base), load(tmp_path, "c2", cand[:1]))
-    assert exit_code(quiet) == 0
-    assert "1 change(s) on a noisy host not judged" in render(quiet, "text")
+    mixed = [cand[0], Case("v", noisy(0.01, noise))]  # v quiet and unchanged: judged, passes
+    passed = compare_runs(load(tmp_path, "b1", base), load(tmp_path, "c1", mixed))
+    assert exit_code(passed) == 0 and passed.empty is None
+    assert "1 change(s) on a noisy host not judged" in render(passed, "text")
+    only_noisy = compare_runs(load(tmp_path, "b2", base), load(tmp_path, "c2", cand[:1]))
+    assert exit_code(only_noisy) == 1
+    assert render(only_noisy, "text").startswith("NOT JUDGED: every one of the 1 paired cases")
+    allowed = compare_runs(load(tmp_path, "b3", base), load(tmp_path, "c3", cand[:1]),
+                           allow_empty=True)  # fmt: skip
+    assert exit_code(allowed) == 0
 
 
 def test_failed_candidate_case_is_broken_and_fails(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.analysis.observations import CaseNote, Observation, SeriesId, grouped
+from harness.analysis.pairing import match, why_empty
 from harness.analysis.significance import Test, bh_adjust, pair_test
 from harness.errors import UserError
 from harness.keys import CaseKey, HostKind
@@ -78,6 +79,7 @@ class Pair:
     verdict: str
     perf_per_dollar: float | None = None
     method: str = "processes"  # what was tested: process medians, or one process's rounds
+    noisy: bool = False  # either side was measured on a host with steal or other load
 
     @property
     def time_ratio(self) -> float:
@@ -100,6 +102,8 @@ class Comparison:
     alpha: float
     across_arch: bool
     geomean_throughput_ratio: float | None = None
+    empty: str | None = None  # why nothing could be judged: no pair, or every pair noisy
+    allow_empty: bool = False  # --allow-empty: judging nothing is not a failure
 
     @property
     def regressions(self) -> tuple[Pair, ...]:
@@ -177,16 +181,6 @@ class Rule:
         return "below threshold"
 
 
-def _match(
-    base: dict[SeriesId, Series], cand: dict[SeriesId, Series], across_arch: bool
-) -> list[tuple[Series, Series]]:
-    """Same host kind and case; across architectures, every base host with every cand host."""
-    if not across_arch:
-        return [(base[k], cand[k]) for k in sorted(base.keys() & cand.keys())]
-    both = [(b, c) for b in base.values() for c in cand.values() if b.key == c.key]
-    return sorted(both, key=lambda bc: (bc[0].key, bc[0].host, bc[1].host))
-
-
 def _test(b: Series, c: Series, rule: Rule) -> Test:
     salt = repr((tuple(b.host), tuple(c.host), tuple(b.key)))
     sides = [(s.process_medians, s.samples, s.median_s) for s in (b, c)]
@@ -204,7 +198,7 @@ def _pair(b: Series, c: Series, test: Test, p_adj: float | None, rule: Rule) -> 
     return Pair(
         b.key.label, b.host.label, c.host.label, *centers,
         len(b.samples), len(c.samples), time, tput, test.p_value, p_adj,
-        rule.verdict(time, p_adj, b.noisy or c.noisy), ppd, test.method,
+        rule.verdict(time, p_adj, b.noisy or c.noisy), ppd, test.method, b.noisy or c.noisy,
     )  # fmt: skip
 
 
@@ -227,16 +221,18 @@ def compare_runs(
     n_resamples: int = 2000,
     seed: int = 0,
     prices: Path | None = None,
+    allow_empty: bool = False,
 ) -> Comparison:
     """Pair the cases of ``cand`` with those of ``base`` and judge each difference.
 
     ``prices`` is a price file laid over the catalog (``--prices``); prices only feed the
-    perf-per-dollar column of an across-arch comparison.
+    perf-per-dollar column of an across-arch comparison. A comparison that judged nothing (no
+    case paired, or every pair was measured on a noisy host) fails unless ``allow_empty``.
     """
     _check(base, cand, threshold, alpha)
     base_s, base_notes = collect(base, "base", prices)
     cand_s, cand_notes = collect(cand, "candidate", prices)
-    matched = _match(base_s, cand_s, across_arch)
+    matched = match(base_s, cand_s, across_arch)
     rule = Rule(threshold, alpha, across_arch, n_resamples, seed)
     tests = [_test(b, c, rule) for b, c in matched]
     p_adj = bh_adjust([None if across_arch else t.p_value for t in tests])
@@ -254,11 +250,16 @@ def compare_runs(
     geomean = math.exp(sum(logs) / len(logs)) if logs else None
     failures = tuple(base_notes + cand_notes)
     broken = () if across_arch else broken
-    return Comparison(pairs, unpaired, failures, broken, threshold, alpha, across_arch, geomean)
+    empty = why_empty(pairs, base_s, cand_s, across_arch)
+    return Comparison(pairs, unpaired, failures, broken, threshold, alpha, across_arch, geomean,
+                      empty, allow_empty)  # fmt: skip
 
 
 def exit_code(comparison: Comparison) -> int:
-    """1 when the candidate regressed (slower beyond doubt, or a case broke), else 0."""
+    """1 when the candidate regressed (slower beyond doubt, or a case broke) or nothing could
+    be judged (unless allowed), else 0."""
+    if comparison.empty and not comparison.allow_empty:
+        return 1
     if comparison.across_arch:
         return 0
     return 1 if comparison.regressions or comparison.broken else 0

@@ -24,8 +24,11 @@ FORMATS = ("text", "markdown", "json")
 def verdict_line(c: Comparison) -> str:
     """One line a reader can stop at: pass or fail, and why."""
     n, rule = len(c.pairs), f"threshold {c.threshold:.0%}, alpha {c.alpha:g} after BH"
+    allowed = " (allowed by --allow-empty)" if c.allow_empty else ""
     if n == 0:
-        return f"NOTHING COMPARED: no case ran on the same kind of machine in both ({rule})."
+        return f"NOTHING COMPARED: {c.empty}{allowed}."
+    if c.empty and not c.across_arch:
+        return f"NOT JUDGED: {c.empty}; the numbers are listed, no verdict{allowed}."
     if c.across_arch:
         g = f"{c.geomean_throughput_ratio:.3f}x" if c.geomean_throughput_ratio else "n/a"
         return f"ACROSS ARCHITECTURES: {n} paired cases, geomean throughput {g} (no pass/fail)."
