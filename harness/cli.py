@@ -15,7 +15,7 @@ from rich.table import Table
 
 from harness import __version__
 from harness.errors import UserError
-from harness.run.arguments import add_run_parser
+from harness.run.arguments import add_run_parser, fraction
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -118,8 +118,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from harness.analysis.compare_text import render
     from harness.results import find_runs
 
-    if not 0 <= args.threshold < 1:
-        raise UserError(f"--threshold {args.threshold!r} must be a fraction in [0, 1)")
     comparison = compare_runs(
         find_runs([Path(args.base)]),
         find_runs([Path(args.cand)]),
@@ -238,7 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("base", help="the baseline: a run folder, manifest, or folder of runs")
     p.add_argument("cand", help="the candidate: a run folder, manifest, or folder of runs")
-    p.add_argument("--threshold", type=float, default=0.05, help="minimum effect (default 0.05)")
+    p.add_argument(
+        "--threshold", type=fraction, default=0.05,
+        help="smallest change that counts, a fraction in [0, 1) (default 0.05: 5%%)",
+    )  # fmt: skip
     p.add_argument("--alpha", type=float, default=0.05, help="false discovery rate (0.05)")
     p.add_argument(
         "--across-arch",

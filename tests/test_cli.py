@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,11 @@ def _one_line_error(result, *needles: str) -> None:  # type: ignore[no-untyped-d
         (["run", "--threads=-3"], "'-3'"),
         (["run", "--threads", "many"], "'many'"),
         (["run", "--timeout", "0"], "--timeout"),
+        (["run", "--max-time", "0"], "--max-time: '0' is not a positive number"),
+        (["run", "--max-time", "-1"], "'-1'"),
+        (["run", "--min-rounds", "0"], "--min-rounds: '0'"),
+        (["run", "--threads", "4096"], "--threads 4096: this host has"),
+        (["compare", "tests", "tests", "--threshold", "5"], "--threshold: '5'"),
         (["run", "--workload-path", "/no/such/dir"], "/no/such/dir"),
         (["export", "/no/such/results"], "/no/such/results"),
         (["export", "tests", "--format", "xml"], "'xml'"),
@@ -120,3 +126,14 @@ def test_bad_targets_prices_and_profiles_are_named(
 ) -> None:
     """An unknown cloud, instance type, profile or a negative price is refused by name."""
     _one_line_error(harness(*args), needle)
+
+
+def test_an_instance_type_this_host_cannot_be_is_refused(harness: Harness) -> None:
+    """A named type of the other architecture, or with more vCPUs than the host, exits 2."""
+    native = platform.machine()
+    other = "c8g.large" if native == "x86_64" else "c8a.large"
+    _one_line_error(
+        harness("run", "--size", "tiny", "--instance-type", other), f"--instance-type {other}"
+    )
+    huge = "c8a.48xlarge" if native == "x86_64" else "c8g.48xlarge"
+    _one_line_error(harness("run", "--size", "tiny", "--instance-type", huge), "192 vCPUs")

@@ -337,6 +337,12 @@ def test_baseline_defaults_to_the_first_x86_target_and_says_so(page: str) -> Non
     assert "Baseline: graviton4 (chosen with --baseline)." in named
 
 
+def test_an_unknown_baseline_is_refused_naming_it_and_the_targets() -> None:
+    """`report --baseline` of no target, run or host of the results is a user error, as export."""
+    with pytest.raises(UserError, match=r"--baseline 'c9z\.huge' is no target.*graviton4"):
+        render_report(_rows(), [], baseline="c9z.huge")
+
+
 def test_pareto_frontier_keeps_what_no_cheaper_target_beats() -> None:
     """Sorted by price, a point joins the frontier only when it beats every cheaper point."""
     points = [(0.2, 1.0), (0.1, 0.5), (0.3, 0.9), (0.4, 2.0), (0.1, 0.7)]

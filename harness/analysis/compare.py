@@ -206,8 +206,8 @@ def _check(base: Sequence[Run], cand: Sequence[Run], threshold: float, alpha: fl
     for side, runs in (("base", base), ("candidate", cand)):
         if not runs:
             raise UserError(f"no {side} runs to compare (empty {side})")
-    if not 0 <= threshold < 10:
-        raise UserError(f"threshold {threshold!r} must be a fraction such as 0.05")
+    if not 0 <= threshold < 1:
+        raise UserError(f"--threshold {threshold!r} must be a fraction in [0, 1), such as 0.05")
     if not 0 < alpha < 1:
         raise UserError(f"alpha {alpha!r} must lie between 0 and 1")
 

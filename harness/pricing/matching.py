@@ -115,6 +115,21 @@ def _host_target(env: Mapping[str, Any], name: str | None) -> Target:
     )  # fmt: skip
 
 
+def check_named_type(env: Mapping[str, Any], target: Target) -> None:
+    """Refuse a named instance type this host cannot be: another architecture, more vCPUs.
+
+    A chip or vendor that differs only warns (``_warnings``): clouds relabel CPUs, and a
+    masked brand string is common on KVM guests. An arch or vCPU count cannot be wrong that way.
+    """
+    arch, vcpus = env.get("arch"), (env.get("topology") or {}).get("vcpus")
+    if arch and target.arch != arch:
+        raise UserError(f"--instance-type {target.type}: an {target.arch} instance, but this "
+                        f"host is {arch}")  # fmt: skip
+    if isinstance(vcpus, int) and target.vcpus > vcpus:
+        raise UserError(f"--instance-type {target.type}: {target.vcpus} vCPUs, but this host "
+                        f"has {vcpus}")  # fmt: skip
+
+
 def match_host(
     env: Mapping[str, Any],
     catalog: Mapping[str, Target],

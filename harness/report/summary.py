@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.errors import UserError
 from harness.pricing.summary import geomean_estimate, summary_or_gap
 from harness.report.format import ratio, rows_of, usd
 from harness.report.tables import Filters, why_unpriced
@@ -110,14 +111,16 @@ def resolve_baseline(current: pd.DataFrame, name: str | None) -> tuple[str | Non
         if len(hits) == 1:
             found = str(hits.pop())
             return found, f"Baseline: {found} (run or host {name}, chosen with --baseline)."
+        known = ", ".join(sorted(map(str, targets.index)))
+        raise UserError(f"--baseline {name!r} is no target, run or host of these results "
+                        f"(targets: {known})")  # fmt: skip
     priced = targets.loc[targets["price_per_hour"].notna()]
     for pool in (priced.loc[priced["arch"] == "x86_64"], targets.loc[targets["arch"] == "x86_64"],
                  priced, targets):  # fmt: skip
         if not pool.empty:
             pick = str(sorted(pool.index)[0])
             break
-    why = f"{name!r} is not a target, run or host of these results; " if name else ""
-    return pick, (f"Baseline: {pick} ({why}the first x86-64 target by default; "
+    return pick, (f"Baseline: {pick} (the first x86-64 target by default; "
                   "choose another with --baseline).")  # fmt: skip
 
 

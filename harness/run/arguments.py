@@ -3,9 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def positive_seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type: refused at parse time)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A fraction in [0, 1), such as a threshold of 0.05 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction in [0, 1), such as 0.05")
+    return value
+
+
+def positive_count(text: str) -> int:
+    """A whole number of at least 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
 
 
 def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
@@ -35,7 +69,7 @@ def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
+    p.add_argument("--timeout", type=positive_seconds, default=300.0, help="seconds per case")
     p.add_argument(
         "--affinity",
         default="auto",
@@ -52,12 +86,12 @@ def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
     )
     p.add_argument(
         "--max-time",
-        type=float,
+        type=positive_seconds,
         default=None,
         help="seconds of timed rounds per case (default: 1.0; 0.2 at tiny)",
     )
     p.add_argument(
-        "--min-rounds", type=int, default=None,
+        "--min-rounds", type=positive_count, default=None,
         help="fewest timed rounds per case (default: 5; 1 under emulation)",
     )  # fmt: skip
     p.add_argument(

@@ -91,7 +91,7 @@ def _new_request(args: argparse.Namespace) -> Any:
     from harness.measure.affinity import choose
     from harness.measure.timing import Timing
     from harness.pricing.catalog import load_catalog
-    from harness.pricing.matching import match_host
+    from harness.pricing.matching import check_named_type, match_host
     from harness.run.plan import parse_modes, parse_sizes, parse_threads, plan
     from harness.run.runner import RunOptions
     from harness.run.session import RunRequest
@@ -99,9 +99,6 @@ def _new_request(args: argparse.Namespace) -> Any:
 
     sizes, modes = parse_sizes(args.size), parse_modes(args.mode)
     env, python, profile_names = _host_env(args)
-    rounds = args.min_rounds if args.min_rounds is not None else 1
-    if args.timeout <= 0 or rounds < 1 or (args.max_time or 1.0) <= 0:
-        raise UserError("--timeout, --max-time and --min-rounds must be positive")
     # Emulated timings mean nothing (they are never compared or priced): one quick round in one
     # process, so the run is about compiling and checking every kernel on aarch64 code.
     emulated = bool(env.get("emulated"))
@@ -128,6 +125,8 @@ def _new_request(args: argparse.Namespace) -> Any:
     profiles = parse_profiles(profile_names, env)
     cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
     match = None if env.get("emulated") else match_host(env, load_catalog(), price=args.price)
+    if args.instance_type and match is not None and match.target is not None:
+        check_named_type(env, match.target)
     return RunRequest(workloads, cases, options, args.out, env, args.argv, profiles,
                       roofline=not args.no_roofline, workload_paths=paths,
                       price=args.price, match=match)  # fmt: skip

@@ -72,6 +72,11 @@ def parse_threads(value: str | None, usable: int) -> list[int]:
             threads = 0
         if threads < 1:
             raise UserError(f"bad thread count {item!r} (positive integers or 'all')")
+        if threads > usable:
+            raise UserError(
+                f"--threads {item}: this host has {usable} usable CPU(s); more threads than "
+                "CPUs would measure oversubscription, not the instance"
+            )
         counts.append(threads)
     return sorted(set(counts))
 
