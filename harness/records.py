@@ -60,6 +60,9 @@ class CaseStats:
     ci_low_s: float | None = None  # the runner adds the interval; a worker's record has none
     ci_high_s: float | None = None
     ci_method: str | None = None
+    within_median_s: float | None = None  # the rounds' own median and interval: one process's
+    within_low_s: float | None = None  # precision, not the case's
+    within_high_s: float | None = None
 
     @property
     def time(self) -> Estimate:

@@ -63,6 +63,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_a_flags_no_regression(base: Path, tmp_path: Path) -> None:
     """The same build run twice on this machine flags nothing in the whole quick suite."""
     code, report = _compare(base, _run(tmp_path / "out"))
+    if report["not_judged"] and all(p["noisy"] for p in report["pairs"]):
+        # compare rightly judges nothing (and exits 1) when the host was busy throughout
+        pytest.skip(f"the host was busy during every case: {report['not_judged']}")
     flagged = [p["case"] for p in report["pairs"] if p["verdict"] == "regression"]
     assert code == 0 and not flagged, report["verdict"]
     assert len(report["pairs"]) >= 2

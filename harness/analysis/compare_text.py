@@ -120,6 +120,7 @@ def render(comparison: Comparison, fmt: str) -> str:
                 "exit_code": exit_code(c),
                 **settings,
                 "geomean_throughput_ratio": c.geomean_throughput_ratio,
+                "not_judged": c.empty,
                 "pairs": pairs,
                 **notes,
             }

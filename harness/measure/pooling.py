@@ -88,7 +88,7 @@ def merge(
     medians = [*entry.get("process_medians", [entry["stats"]["median_s"]])]
     medians.append(record["stats"]["median_s"])
     pooled = {**record["stats"], "rounds": len(data), "min_s": min(data), "max_s": max(data)}
-    stats = with_interval(pooled, data)
+    stats = with_interval(pooled, data, medians)
     merged_record = {
         **record,
         "stats": stats,

@@ -91,11 +91,50 @@ def median_ci(samples: Sequence[float], confidence: float = CONFIDENCE) -> Estim
     return Estimate(median, low, high, int(data.size), "range", confidence)
 
 
-def with_interval(stats: dict[str, Any], samples: Sequence[float]) -> dict[str, Any]:
-    """A case's stats with the median and its interval from ``samples`` filled in."""
-    ci = median_ci(samples)
-    return {**stats, "median_s": ci.value, "ci_low_s": ci.low, "ci_high_s": ci.high,
-            "ci_method": ci.method}  # fmt: skip
+def process_estimate(medians: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
+    """A case's time from its worker processes' medians: geometric mean, t interval on logs.
+
+    The process is the replicate: rounds within one process agree to about 1% while processes
+    differ by 7-16% here, so an interval over pooled rounds claims a precision the case does
+    not have. Timings are multiplicative, so the logs; K processes leave K - 1 degrees of
+    freedom, and three processes give a wide interval, which is the truth. Each process weighs
+    the same however many rounds it fitted in its share of the time (a pooled median leaned
+    toward the fast ones). On seeded two-level lognormal data with outlier processes the
+    interval covers the true centre at 93-95% for K = 3, 5 and 10 (tests/test_stats.py).
+    """
+    logs = np.log(np.asarray(medians, dtype=float))
+    if logs.size < 2 or not np.all(np.isfinite(logs)):
+        raise ValueError("process_estimate needs two or more positive, finite medians")
+    k, centre, spread = int(logs.size), float(logs.mean()), float(logs.std(ddof=1))
+    method = f"t on log medians of {k} processes"
+    if spread == 0:
+        return Estimate(math.exp(centre), math.exp(centre), math.exp(centre), k, method)
+    from scipy import stats  # here, not at import: workers use this module without it
+
+    half = float(stats.t.ppf(0.5 + confidence / 2, k - 1)) * spread / math.sqrt(k)
+    low, high = math.exp(centre - half), math.exp(centre + half)
+    return Estimate(math.exp(centre), low, high, k, method, confidence)
+
+
+def with_interval(
+    stats: dict[str, Any], samples: Sequence[float], process_medians: Sequence[float] = ()
+) -> dict[str, Any]:
+    """A case's stats with its time and interval filled in: from its processes when it has two
+    or more, else from the rounds of its one process (which cannot show how processes differ).
+
+    The rounds' own median and order-statistic interval (all processes' rounds pooled) stay,
+    labelled ``within_*``: how precisely the rounds were timed, not how well the case is known.
+    """
+    within = median_ci(samples)
+    rounds = {"within_median_s": within.value, "within_low_s": within.low,
+              "within_high_s": within.high}  # fmt: skip
+    if len(process_medians) < 2:
+        method = f"{within.method} statistics of one process's rounds"
+        return {**stats, "median_s": within.value, "ci_low_s": within.low,
+                "ci_high_s": within.high, "ci_method": method, **rounds}  # fmt: skip
+    case = process_estimate(process_medians)
+    return {**stats, "median_s": case.value, "ci_low_s": case.low, "ci_high_s": case.high,
+            "ci_method": case.method, **rounds}  # fmt: skip
 
 
 def percentiles(
