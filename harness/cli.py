@@ -14,11 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import __version__
-from harness.errors import UserError
+from harness.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError
 from harness.run.arguments import add_run_parser, fraction
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
 Measure what AI-infrastructure CPU work costs on this host: Numba kernels for data

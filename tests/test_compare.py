@@ -396,3 +396,16 @@ def test_compare_prices_flag_lays_a_price_file_over_the_catalog(
     missing = harness(*args, "--prices", str(tmp_path / "none.toml"))
     assert missing.returncode == 2 and "none.toml" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_the_run_banner_counts_noisy_cases_and_says_why(tmp_path: Path) -> None:
+    """After a run, one line says how many cases ran on a busy host and how busy it was."""
+    from harness.run.command import noise_banner
+
+    s = noisy(0.01, [0.0, 0.01, -0.01])
+    flag = {"host_load": {"steal": 0.031, "other_load": 0.72, "noisy": True}}
+    run = write_run(tmp_path, "r", [Case("w", s, extra=flag), Case("v", s)])
+    banner = noise_banner(run)
+    assert banner is not None and "1 of 2 cases" in banner
+    assert "steal 3.1%" in banner and "72.0%" in banner
+    assert noise_banner(write_run(tmp_path, "q", [Case("v", s)])) is None

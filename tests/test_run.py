@@ -160,8 +160,11 @@ def _wait_for_finished_case(out: Path, proc: subprocess.Popen[str], limit_s: flo
     raise AssertionError("no case finished in time")
 
 
-def test_ctrl_c_keeps_finished_cases_and_resume_finishes(harness: Harness, tmp_path: Path) -> None:
-    """SIGINT mid-run exits 130 keeping finished cases; --resume runs only the rest."""
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_keeps_finished_cases_and_resume_finishes(
+    harness: Harness, tmp_path: Path, stop: signal.Signals, status: int
+) -> None:
+    """SIGINT (or SIGTERM) mid-run exits 130 (143) keeping finished cases; --resume finishes."""
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", "--size", "tiny,small", "--no-roofline",
@@ -173,9 +176,9 @@ def test_ctrl_c_keeps_finished_cases_and_resume_finishes(harness: Harness, tmp_p
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     run = _wait_for_finished_case(out, proc, 240)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == status, stderr
     assert "Traceback" not in stderr and f"--resume {run.name}" in stderr
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import UserError
+from harness.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, UserError
 from harness.keys import CaseKey
 from harness.pricing.arithmetic import throughput_estimate
 from harness.units import seconds, si, with_unit
-
-EXIT_INTERRUPTED = 130
 
 
 def _default_cache_dir() -> Path:
@@ -40,8 +39,9 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
         f"{row['bandwidth_gbs']:.3g}",
         limit,
         f"{row['compile_s']:.2f} s",
+        "[yellow]noisy host[/]" if row["noisy"] is True else
         f"[green]ok[/] {row['vector_isa'] if isinstance(row['vector_isa'], str) else ''}",
-    ]
+    ]  # fmt: skip
 
 
 def _summary(run_dir: Path) -> Table:
@@ -56,7 +56,27 @@ def _summary(run_dir: Path) -> Table:
 
 def _print_summary(run_dir: Path) -> None:
     # a log file or a CI job gets the whole table, not 80 columns of wrapped cells
-    Console(width=None if sys.stdout.isatty() else 160).print(_summary(run_dir))
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print(_summary(run_dir))
+    banner = noise_banner(run_dir)
+    if banner:
+        console.print(banner)
+
+
+def noise_banner(run_dir: Path) -> str | None:
+    """How many cases ran on a busy host, and why: their numbers are kept but not judged."""
+    from harness.results import load_run
+
+    cases = [c for c in load_run(run_dir).results if c.ok]
+    noisy = [c for c in cases if c.noisy]
+    if not noisy:
+        return None
+    loads = [c.outcome.get("host_load") or {} for c in noisy]
+    steal = max(float(x.get("steal") or 0) for x in loads)
+    other = max(float(x.get("other_load") or 0) for x in loads)
+    return (f"[yellow]NOISY HOST[/]: {len(noisy)} of {len(cases)} cases ran while the host was "
+            f"busy (worst: steal {steal:.1%}, other processes {other:.1%} of the CPUs); their "
+            "numbers are kept and marked noisy, and compare does not judge them")  # fmt: skip
 
 
 def _host_env(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...], str]:
@@ -188,6 +208,14 @@ def _run_fleet(args: argparse.Namespace) -> int:
     return fleet_exit_code(fleet_dir)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, CI cancellation and ``kill`` send), handled as Ctrl-C is."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def run(args: argparse.Namespace) -> int:
     from harness.results import load_run
     from harness.run.session import execute, reopen, resume_request, start
@@ -204,10 +232,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         request = _new_request(args)
         writer = start(request, console)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         run_dir = execute(request, writer, console)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     _print_summary(run_dir)
     print(f"results: {run_dir}")
     if args.report:

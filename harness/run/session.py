@@ -50,9 +50,10 @@ def case_line(case: dict[str, Any]) -> str:
     time = result.stats.time
     spread = (time.high - time.low) / 2 / time.value
     unit = f"{result.plan.get('unit')}/s"
+    noisy = "  [yellow]noisy host[/]" if result.noisy else ""
     return (
         f"[green]✓[/] {result.id}  {with_unit(result.throughput, unit)} ±{spread:.1%}  "
-        f"(compile {result.outcome.get('compile_s', math.nan):.2f} s, {time.n} rounds)"
+        f"(compile {result.outcome.get('compile_s', math.nan):.2f} s, {time.n} rounds){noisy}"
     )
 
 
