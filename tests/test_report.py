@@ -363,3 +363,20 @@ def test_verdict_claims_a_difference_only_when_the_interval_excludes_one(
 ) -> None:
     row = {"geomean": 1.4, "ci_low": low, "ci_high": high, "n": n, "category": "embed"}
     assert sentence("c8g", "c7i", "work per dollar", row) == f"c8g: {expected}"
+
+
+def test_best_target_is_named_only_when_its_interval_clears_the_rest() -> None:
+    """Overlapping intervals give "no clear winner"; a separated top target is named."""
+    from harness.report.summary import _top
+
+    def frame(low: float) -> pd.DataFrame:
+        rows = [
+            ("c8g.large", 1.5, low, 1.7),
+            ("c7i.large", 1.0, 1.0, 1.0),
+            ("c8a.large", 1.1, 0.9, 1.3),
+        ]
+        return pd.DataFrame([{"group": g, "category": "all", "geomean": v, "ci_low": lo,
+                              "ci_high": hi, "n": 4} for g, v, lo, hi in rows])  # fmt: skip
+
+    assert _top(frame(1.35), "all", "of c7i.large").startswith("c8g.large: 1.5x (1.35")
+    assert _top(frame(1.2), "all", "of c7i.large").startswith("no clear winner (c8g.large")

@@ -236,8 +236,14 @@ def _top(part: pd.DataFrame, category: str, baseline: str) -> str:
     rows = [r for r in rows_of(part) if r["category"] == category]
     if not rows:
         return MISSING
-    top = max(rows, key=lambda r: r["geomean"])
-    return f"{top['group']}: {ratio(geomean_estimate(top))} {baseline}"
+    ranked = sorted(rows, key=lambda r: r["geomean"], reverse=True)
+    top, best = ranked[0], geomean_estimate(ranked[0])
+    said = f"{top['group']}: {ratio(best)} {baseline}"
+    for other in ranked[1:]:  # named only when its interval clears every other target's
+        rival = geomean_estimate(other)
+        if not (best.has_interval and rival.has_interval) or best.low <= rival.high:
+            return f"no clear winner ({said}; {other['group']}: {ratio(rival)}, overlapping)"
+    return said
 
 
 def _best(summary: Summary) -> list[Best]:
