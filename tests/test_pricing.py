@@ -323,3 +323,13 @@ def test_summary_leaves_out_emulated_rows_and_refuses_unknown_baselines_and_metr
         suite_summary(frame, "c9g.large")
     with pytest.raises(UserError, match=re.escape("'median_s'")):
         suite_summary(frame, "c8a.large", metric="median_s")
+
+
+def test_summary_leaves_out_noisy_rows():
+    """A case measured while the host was busy is never part of a suite verdict."""
+    frame = add_prices(_frame(), MATCHES)
+    noisy = frame.assign(noisy=frame.run_id == "g")
+    assert "c8g.xlarge" in set(suite_summary(frame, "c8a.large").group)
+    assert "c8g.xlarge" not in set(suite_summary(noisy, "c8a.large").group)
+    with pytest.raises(UserError, match="noisy and emulated cases are left out"):
+        suite_summary(frame.assign(noisy=True), "c8a.large")

@@ -77,12 +77,17 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
 
 
 def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One value per (group, case): the most threads each group ran, median over repeats."""
+    """One value per (group, case): the most threads each group ran, median over repeats.
+
+    Emulated rows and noisy ones (measured while the host was busy) never count.
+    """
     no = pd.Series(False, index=frame.index)
     emulated = frame["emulated"].map(flag).astype(bool) if "emulated" in frame else no
+    noisy = frame["noisy"].map(flag).astype(bool) if "noisy" in frame else no
     valid = frame["valid"].map(flag).astype(bool) if "valid" in frame else ~no
     value = pd.to_numeric(frame[metric], errors="coerce")
-    data = frame.loc[valid & ~emulated & (value > 0)].assign(group=_labels(frame), value=value)
+    kept = valid & ~emulated & ~noisy & (value > 0)
+    data = frame.loc[kept].assign(group=_labels(frame), value=value)
     keys = [k for k in ACROSS_HOSTS if k in data]
     data = data.assign(threads=data.get("threads", 1))
     most = data.groupby(["group", *keys], dropna=False)["threads"].transform("max")
@@ -107,7 +112,8 @@ def _column_gap(frame: pd.DataFrame, metric: str) -> str | None:
 def _baseline_gap(cases: pd.DataFrame, baseline: str) -> str | None:
     if not (cases["group"] == baseline).any():
         groups = ", ".join(sorted(map(str, cases["group"].unique())))
-        return f"baseline {baseline!r} is not among the summarised groups ({groups})"
+        return (f"baseline {baseline!r} is not among the summarised groups ({groups}); "
+                "noisy and emulated cases are left out")  # fmt: skip
     return None
 
 

@@ -131,7 +131,9 @@ def _summaries(
     compares (a bug in the summary raises: it must not become a blank section)."""
     frame = current.assign(throughput=current["tput"])
     out: dict[tuple[str, str], pd.DataFrame] = {}
-    gaps: list[str] = []
+    noisy = int((current["ok"] & current["noisy"]).sum())
+    gaps = [f"{noisy} case(s) measured while the host was busy (noisy) are listed in the tables "
+            "below but left out of this summary."] if noisy else []  # fmt: skip
     for metric in ("throughput", "perf_per_dollar"):
         result, reason = summary_or_gap(frame, baseline, metric)
         if reason:
