@@ -23,7 +23,10 @@ from harness.errors import UserError
 from harness.records import PLANNED_KEYS, CaseResult
 
 SCHEMA = "ai-cpu-harness/results"
-SCHEMA_VERSION = 1
+# Version 2: a case's median_s/ci_low_s/ci_high_s are its processes' estimate (the pooled
+# rounds' figures moved to within_*). Version 1 files still read: their keys are the same.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 BENCHMARKS = "benchmarks.json"
 
@@ -179,10 +182,11 @@ def check_manifest(path: Path, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise UserError(f"{path}: not a harness result manifest")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
         raise UserError(
             f"{path}: schema version {version!r} is not supported "
-            f"(this harness reads version {SCHEMA_VERSION})"
+            f"(this harness reads versions {readable})"
         )
     for key, kind in (("run_id", str), ("environment", dict), ("cases", list)):
         if not isinstance(data.get(key), kind):

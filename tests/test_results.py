@@ -54,6 +54,12 @@ def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
         load_run(path.parent)
 
 
+def test_a_version_1_manifest_is_still_read(tmp_path: Path) -> None:
+    """Files written before the process estimate (schema 1) have the same keys: they load."""
+    path = _manifest(tmp_path / "run", schema_version=1)
+    assert load_run(path.parent).manifest["schema_version"] == 1
+
+
 def test_malformed_json_is_refused_with_its_path(tmp_path: Path) -> None:
     """Broken JSON names the file and the line."""
     path = _manifest(tmp_path / "run")

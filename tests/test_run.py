@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURE_WORKLOADS, Harness
+from harness.results import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,7 @@ def test_tiny_run_validates_and_times_every_case(tiny_run: tuple[Path, str]) -> 
     run, _ = tiny_run
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == SCHEMA_VERSION == 2
     for case in manifest["cases"]:
         assert case["status"] == "ok", case
         assert case["validation"]["ok"]

@@ -18,7 +18,7 @@ from harness.host.profiles import Profile, resolve
 from harness.keys import HostKind
 from harness.measure.roofline import run_probes
 from harness.records import CaseResult, PlannedCase
-from harness.results import Run, RunWriter, make_run_dir, new_run_id
+from harness.results import SCHEMA_VERSION, Run, RunWriter, make_run_dir, new_run_id
 from harness.run.plan import Case
 from harness.run.runner import RunOptions, run_workload, worker_env
 from harness.units import with_unit
@@ -82,7 +82,7 @@ def roofline_line(roofline: dict[str, Any]) -> str:
 
 
 def _manifest(request: RunRequest, run_id: str, workloads: dict[str, Workload]) -> dict[str, Any]:
-    from harness.results import SCHEMA, SCHEMA_VERSION
+    from harness.results import SCHEMA
 
     def planned(case: Case) -> dict[str, Any]:
         w = workloads[case.workload]
@@ -123,6 +123,9 @@ def _benchmark_context() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -> RunRequest:
     """The cases of a run that are missing or failed, with the run's own options."""
+    if run.manifest.get("schema_version") != SCHEMA_VERSION:
+        raise UserError(f"run {run.run_id} was written by an older harness (schema version "
+                        f"{run.manifest.get('schema_version')}); start a new run")  # fmt: skip
     if HostKind.of_environment(run.environment) != HostKind.of_environment(environment):
         raise UserError(f"run {run.run_id} was recorded on another host; resume it there")
     opts = run.manifest.get("options") or {}
