@@ -9,37 +9,31 @@ from pathlib import Path
 from typing import Any
 
 
-def positive_seconds(text: str) -> float:
-    """A positive, finite number of seconds (argparse type: refused at parse time)."""
+def _number(text: str, ok: Callable[[float], bool], what: str) -> float:
+    """``text`` as a number for which ``ok`` holds, else argparse's error naming it and ``what``."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type: refused at parse time)."""
+    return _number(text, lambda v: v > 0, "a positive number of seconds")
 
 
 def fraction(text: str) -> float:
     """A fraction in [0, 1), such as a threshold of 0.05 (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction in [0, 1), such as 0.05")
-    return value
+    return _number(text, lambda v: 0 <= v < 1, "a fraction in [0, 1), such as 0.05")
 
 
 def positive_count(text: str) -> int:
     """A whole number of at least 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return value
+    value = _number(text, lambda v: v >= 1 and v == int(v), "a whole number of at least 1")
+    return int(value)
 
 
 def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
