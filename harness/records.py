@@ -21,6 +21,15 @@ from harness.keys import CaseKey
 from harness.measure.sample_stats import Estimate
 
 
+def throughput(work: float, seconds: float) -> float:
+    """Units of work per second; NaN when the time is not a positive number.
+
+    The one definition: the manifest's throughput, export rows, the report and every interval
+    derived from a time (``pricing.arithmetic``) use it.
+    """
+    return work / seconds if seconds > 0 else math.nan
+
+
 @dataclass(frozen=True)
 class PlannedCase:
     """A case as the manifest plans it before it runs; a reset case goes back to exactly this."""
@@ -145,7 +154,7 @@ class CaseResult:
     def throughput(self) -> float:
         """Units of work per second at the median time; NaN for a case without one."""
         median, work = self.median_s, self.work
-        return work / median if work is not None and median else math.nan
+        return throughput(work, median) if work is not None and median else math.nan
 
     @property
     def noisy(self) -> bool:

@@ -21,11 +21,11 @@ from harness.pricing.arithmetic import (
     cost_per_million,
     perf_per_dollar,
     relative,
-    throughput,
 )
 from harness.pricing.catalog import apply_prices, load_catalog, load_prices
 from harness.pricing.matching import Match
 from harness.pricing.summary import geomean_ci, suite_summary
+from harness.records import throughput
 
 CATALOG = load_catalog()
 PRICES = Path(__file__).parent / "data" / "prices"

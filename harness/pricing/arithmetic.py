@@ -20,6 +20,7 @@ from harness.errors import UserError
 from harness.keys import ACROSS_HOSTS
 from harness.measure.sample_stats import Estimate
 from harness.pricing.matching import Match
+from harness.records import throughput
 from harness.units import flag
 
 SECONDS_PER_HOUR = 3600.0
@@ -28,11 +29,6 @@ SECONDS_PER_HOUR = 3600.0
 def _div(a: float, b: float) -> float:
     """a / b, NaN when b is not a positive number (a missing or zero time prices nothing)."""
     return a / b if b > 0 else math.nan
-
-
-def throughput(work: float, seconds: float) -> float:
-    """Units of work per second."""
-    return _div(work, seconds)
 
 
 def cost_per_million(price_per_hour: float, seconds: float, work: float) -> float:
