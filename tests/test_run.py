@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -203,22 +204,28 @@ def test_resume_of_a_complete_run_is_refused(harness: Harness, tmp_path: Path) -
     assert result.returncode == 2 and "no missing or failed case" in result.stderr
 
 
+# A 2-vCPU type of this host's own architecture: a type of the other one is refused.
+NAMED_TYPE, NAMED_PRICE = (
+    ("c8a.large", 0.10778) if platform.machine() == "x86_64" else ("c8g.large", 0.07976)
+)
+
+
 def test_named_instance_type_prices_the_run(harness: Harness, tmp_path: Path) -> None:
-    """``--instance-type c8a.large`` prices the all-vCPU rate row from the catalog."""
+    """``--instance-type c8a.large`` (c8g.large on arm64) prices the rate rows from the catalog."""
     out = tmp_path / "out"
     result = harness("run", "--size", "tiny", "--workloads", "triad", "--threads", "1,all",
-                     "--instance-type", "c8a.large", "--no-roofline",
+                     "--instance-type", NAMED_TYPE, "--no-roofline",
                      "--out", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "priced as c8a.large" in result.stderr
-    export = harness("export", str(out), "--format", "json", "--baseline", "c8a.large")
+    assert f"priced as {NAMED_TYPE}" in result.stderr
+    export = harness("export", str(out), "--format", "json", "--baseline", NAMED_TYPE)
     rows = json.loads(export.stdout)
     usable = len(os.sched_getaffinity(0))
     assert sorted((r["mode"], r["threads"]) for r in rows) == sorted(
         {("speed", 1), ("rate", 1), ("rate", usable)}
     )
     for row in rows:
-        assert row["price_per_hour"] == pytest.approx(0.10778)
+        assert row["price_per_hour"] == pytest.approx(NAMED_PRICE)
         assert "steal" in row and "other_load" in row and row["noisy"] in (True, False)
     full = [r for r in rows if r["mode"] == "rate" and r["threads"] == 2]
     for row in full:  # c8a.large has 2 vCPUs: only an all-vCPU rate row is a whole-instance cost
