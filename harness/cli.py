@@ -86,6 +86,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _summary_frame(runs: Any, prices: Path | None, baseline: str | None) -> Any:
+    """The report's summary (suite ratios per target, category, measure and mode) as rows."""
+    from harness.pricing.rows import priced_rows
+    from harness.report.data import prepare
+    from harness.report.summary import summarise, summary_rows
+
+    envs = [{"run_id": r.run_id, "env": r.environment} for r in runs]
+    data = prepare(priced_rows(runs, prices), envs, runs)
+    summary = summarise(data.current, baseline, data.native)
+    for gap in summary.gaps:
+        print(f"note: {gap}", file=sys.stderr)
+    return summary_rows(summary)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from harness.pricing.rows import priced_rows, write
     from harness.results import find_runs
@@ -93,7 +107,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format not in ("csv", "json"):
         raise UserError(f"unknown export format {args.format!r} (choose from csv, json)")
     runs = find_runs(Path(p) for p in args.results)
-    text = write(priced_rows(runs, args.prices, args.baseline), args.format, args.output)
+    if args.summary:
+        frame = _summary_frame(runs, args.prices, args.baseline)
+    else:
+        frame = priced_rows(runs, args.prices, args.baseline)
+    text = write(frame, args.format, args.output)
     if text is not None:
         sys.stdout.write(text)
     return 0
@@ -210,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="+", help="run folders, manifests, or folders of runs")
     p.add_argument("--format", default="csv", help="csv or json (default: csv)")
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.add_argument(
+        "--summary", action="store_true", help="the report's suite summary instead: one row per "
+        "target, category, measure (throughput, perf_per_dollar) and mode, with ratio, low, "
+        "high, baseline, n_cases and the interval's method",
+    )  # fmt: skip
     _price_options(p)
     p.set_defaults(func=cmd_export)
     p = sub.add_parser(

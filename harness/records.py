@@ -157,6 +157,24 @@ class CaseResult:
         return throughput(work, median) if work is not None and median else math.nan
 
     @property
+    def processes(self) -> int:
+        """How many worker processes this case's figures come from (0 until one succeeds)."""
+        if not self.ok:
+            return 0
+        return len(self.outcome.get("process_medians") or ()) or 1
+
+    @property
+    def process_log_sd(self) -> float:
+        """Standard deviation of the logs of the processes' medians (NaN under two processes):
+        the between-process spread that summaries resample."""
+        medians = [float(m) for m in self.outcome.get("process_medians") or ()]
+        if not self.ok or len(medians) < 2 or min(medians) <= 0:
+            return math.nan
+        logs = [math.log(m) for m in medians]
+        mean = sum(logs) / len(logs)
+        return math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
+
+    @property
     def noisy(self) -> bool:
         """The harness saw steal or other load on the host while the case ran."""
         return bool((self.outcome.get("host_load") or {}).get("noisy"))

@@ -27,9 +27,8 @@ Harness = Callable[..., subprocess.CompletedProcess[str]]
 os.environ.setdefault("HARNESS_PROCESSES", "1")
 
 
-@pytest.fixture
-def harness(tmp_path: Path) -> Harness:
-    """Run ``python -m harness ARGS`` with its Numba cache inside the test's tmp dir."""
+def make_harness(tmp_path: Path) -> Harness:
+    """A runner of ``python -m harness ARGS`` with its Numba cache inside ``tmp_path``."""
 
     def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), COLUMNS="200")
@@ -39,3 +38,9 @@ def harness(tmp_path: Path) -> Harness:
         )  # fmt: skip
 
     return run
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    """Run ``python -m harness ARGS`` with its Numba cache inside the test's tmp dir."""
+    return make_harness(tmp_path)

@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from conftest import Harness
 from harness.measure import host_load
 
 
@@ -22,3 +24,23 @@ def test_a_busy_neighbour_is_counted_as_other_load() -> None:
     assert result["other_load"] > 0.2
     assert result["noisy"] is True
     assert 0.0 <= result["steal"] <= 1.0
+
+
+def test_wait_quiet_gives_up_on_a_busy_host_after_its_limit() -> None:
+    """With every CPU spinning, the wait ends at its limit and reports the host busy."""
+    code = "import time\nt=time.time()\nwhile time.time()-t<8.0: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(os.cpu_count() or 1)]
+    try:
+        reading, waited = host_load.wait_quiet(1.5, window_s=0.5)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert reading["noisy"] is True and reading["other_load"] > 0.2
+    assert waited >= 1.5  # and it gave up: the spinners stop at 8 s, after which it is quiet
+
+
+def test_run_refuses_a_wait_quiet_that_is_not_positive(harness: Harness, tmp_path: Path) -> None:
+    """``--wait-quiet 0`` is one line naming the value, exit 2."""
+    result = harness("run", "--wait-quiet", "0", "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "'0' is not a positive number of seconds" in result.stderr

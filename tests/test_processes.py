@@ -65,10 +65,11 @@ def test_one_process_on_a_side_falls_back_to_the_rounds() -> None:
 
 
 @pytest.mark.slow
-def test_three_processes_pool_their_rounds_and_keep_each_median(
+def test_three_processes_time_equal_rounds_and_keep_each_median(
     harness: Harness, tmp_path: Path
 ) -> None:
-    """``--processes 3``: one case entry, rounds from three workers, cold compile from the first."""
+    """``--processes 3``: one case entry, as many rounds from each of three workers, cold
+    compile from the first."""
     out = tmp_path / "out"
     result = harness("run", "--size", "tiny", "--mode", "speed", "--workloads", "triad",
                      "--no-roofline", "--processes", "3", "--min-rounds", "9",
@@ -79,6 +80,7 @@ def test_three_processes_pool_their_rounds_and_keep_each_median(
     (bench,) = json.loads((run / "benchmarks.json").read_text())["benchmarks"]
     sizes = bench["extra_info"]["process_rounds"]
     assert len(case["process_medians"]) == 3 and len(sizes) == 3 and min(sizes) >= 3
+    assert len(set(sizes)) == 1, sizes
     assert case["stats"]["rounds"] == sum(sizes) == len(bench["stats"]["data"])
     assert bench["stats"]["rounds"] == sum(sizes)
     assert case["compile_s"] > case["cache_load_s"] > 0

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.measure.sample_stats import median_ci, percentiles, process_estimate, with_interval
+from harness.pricing.hierarchical import hierarchical_geomean
 
 samples = st.lists(
     st.floats(min_value=1e-9, max_value=1e3, allow_nan=False, allow_infinity=False),
@@ -91,8 +92,43 @@ def test_pooled_rounds_claim_less_than_the_processes_show() -> None:
     assert stats["ci_method"] == "t on log medians of 5 processes"
 
 
-def test_one_process_says_its_interval_is_of_its_rounds() -> None:
-    """With one process the interval is the rounds', and ci_method says so."""
+def test_one_process_has_no_case_interval_and_says_why() -> None:
+    """With one process the case has no interval (ci_method says not judged); the rounds' own
+    interval stays as within_*."""
     stats = with_interval({}, list(np.linspace(1.0, 1.1, 30)))
-    assert stats["ci_method"] == "order statistics of one process's rounds"
+    assert stats["ci_method"].startswith("not judged: one process")
+    assert stats["ci_low_s"] is None and stats["ci_high_s"] is None
     assert stats["median_s"] == stats["within_median_s"]
+    assert stats["within_low_s"] < stats["within_median_s"] < stats["within_high_s"]
+
+
+def _side(rng: np.random.Generator, centre: float, k: int) -> tuple[float, float]:
+    """One case side: K process log medians, 8% lognormal, 1 in 20 an outlier 1.3x slower."""
+    logs = centre + rng.normal(0, 0.08, k) + np.where(rng.random(k) < 0.05, math.log(1.3), 0)
+    return float(logs.mean()), float(logs.std(ddof=1))
+
+
+@pytest.mark.parametrize(("cases", "k", "case_sd"), [(1, 3, 0.0), (1, 5, 0.0), (6, 5, 0.0),
+                                                     (4, 3, 0.15), (8, 10, 0.15)])  # fmt: skip
+def test_hierarchical_suite_interval_covers_the_true_ratio(
+    cases: int, k: int, case_sd: float
+) -> None:
+    """Seeded two-level data: per-case true ratios (all 1 when case_sd is 0: an A/A) and K
+    noisy processes a side; the suite interval covers the true geomean ratio >= 93% of 600."""
+    rng = np.random.default_rng(11)
+    truth = rng.normal(0, case_sd, cases)
+    hits = 0
+    for draw in range(600):
+        sides = [(_side(rng, t, k), _side(rng, 0.0, k)) for t in truth]
+        logs = [a[0] - b[0] for a, b in sides]
+        target = ([a[1] for a, _ in sides], [k] * cases)
+        base = ([b[1] for _, b in sides], [k] * cases)
+        got = hierarchical_geomean(logs, target, base, n_resamples=1000, seed=draw)
+        hits += got.low <= math.exp(float(truth.mean())) <= got.high
+    assert hits / 600 >= 0.93
+
+
+def test_hierarchical_interval_of_one_process_cases_says_so() -> None:
+    """Cases measured in one process are not redrawn, and the method says how many."""
+    got = hierarchical_geomean([0.1, 0.2, 0.0], ([math.nan] * 3, [1, 1, 1]), ([0.05] * 3, [5] * 3))
+    assert "3 of 3 cases in one process" in got.method and got.low < got.value < got.high

@@ -25,7 +25,7 @@ class Snapshot:
     busy: float
     steal: float
     own: float
-    pid: int
+    pid: int | None  # whose CPU (with its children's) is not counted as others' load
 
 
 def _busy(times: Any) -> float:
@@ -47,16 +47,15 @@ def _own_cpu(pid: int) -> float:
         return 0.0
 
 
-def snapshot(pid: int) -> Snapshot:
+def snapshot(pid: int | None) -> Snapshot:
     times = psutil.cpu_times()
-    return Snapshot(
-        time.monotonic(), _busy(times), getattr(times, "steal", 0.0), _own_cpu(pid), pid
-    )
+    own = _own_cpu(pid) if pid is not None else 0.0
+    return Snapshot(time.monotonic(), _busy(times), getattr(times, "steal", 0.0), own, pid)
 
 
 def measure(start: Snapshot) -> dict[str, float | bool]:
     """Steal and other processes' load since ``start``, as fractions of all vCPU time."""
-    end = snapshot(start.pid)
+    end = snapshot(start.pid)  # pid None: every busy second counts
     capacity = max(end.wall - start.wall, 1e-9) * (psutil.cpu_count() or 1)
     own = max(end.own - start.own, 0.0)
     other = max(end.busy - start.busy - own, 0.0) / capacity
@@ -66,3 +65,20 @@ def measure(start: Snapshot) -> dict[str, float | bool]:
         "other_load": round(min(other, 1.0), 4),
         "noisy": steal > STEAL_LIMIT or other > OTHER_LOAD_LIMIT,
     }
+
+
+def wait_quiet(limit_s: float, window_s: float = 1.0) -> tuple[dict[str, float | bool], float]:
+    """Wait up to ``limit_s`` for a ``window_s`` in which the host is quiet (steal and other
+    processes' load under the limits); returns the last reading and the seconds waited.
+
+    The harness itself sleeps meanwhile and no worker of its runs, so every busy second it
+    sees is someone else's.
+    """
+    started = time.monotonic()
+    while True:
+        start = snapshot(None)
+        time.sleep(window_s)
+        reading = measure(start)
+        waited = time.monotonic() - started
+        if not reading["noisy"] or waited >= limit_s:
+            return reading, waited

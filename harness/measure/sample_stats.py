@@ -116,22 +116,26 @@ def process_estimate(medians: Sequence[float], confidence: float = CONFIDENCE) -
     return Estimate(math.exp(centre), low, high, k, method, confidence)
 
 
+ONE_PROCESS = "not judged: one process (its rounds cannot show how processes differ)"
+
+
 def with_interval(
     stats: dict[str, Any], samples: Sequence[float], process_medians: Sequence[float] = ()
 ) -> dict[str, Any]:
-    """A case's stats with its time and interval filled in: from its processes when it has two
-    or more, else from the rounds of its one process (which cannot show how processes differ).
+    """A case's stats with its time and interval filled in from its processes.
 
-    The rounds' own median and order-statistic interval (all processes' rounds pooled) stay,
-    labelled ``within_*``: how precisely the rounds were timed, not how well the case is known.
+    With one process there is no interval: its rounds agree to about 1% while processes differ
+    by 7-16%, so an interval from them would claim a precision the case does not have. The time
+    is that process's median, ``ci_method`` says why there are no bounds, and readers show the
+    case as not judged. The rounds' own median and order-statistic interval (all processes'
+    rounds pooled) stay, labelled ``within_*``: how precisely the rounds were timed.
     """
     within = median_ci(samples)
     rounds = {"within_median_s": within.value, "within_low_s": within.low,
               "within_high_s": within.high}  # fmt: skip
     if len(process_medians) < 2:
-        method = f"{within.method} statistics of one process's rounds"
-        return {**stats, "median_s": within.value, "ci_low_s": within.low,
-                "ci_high_s": within.high, "ci_method": method, **rounds}  # fmt: skip
+        return {**stats, "median_s": within.value, "ci_low_s": None, "ci_high_s": None,
+                "ci_method": ONE_PROCESS, **rounds}  # fmt: skip
     case = process_estimate(process_medians)
     return {**stats, "median_s": case.value, "ci_low_s": case.low, "ci_high_s": case.high,
             "ci_method": case.method, **rounds}  # fmt: skip

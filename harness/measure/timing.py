@@ -32,6 +32,11 @@ class Timing:
     min_rounds: int = 5
     warmup_rounds: int = 2
 
+    def exactly(self, rounds: int) -> Timing:
+        """Exactly ``rounds`` timed rounds, whatever they take: a later process of a case times
+        as many rounds as its first, so each process's median rests on the same count."""
+        return Timing(max_time=0.0, min_rounds=rounds, warmup_rounds=self.warmup_rounds)
+
 
 @dataclass(frozen=True)
 class Check:

@@ -23,7 +23,7 @@ COLUMNS = (
     "status", "bound", "n", "bytes", "flops", "cache_load_s", "rounds", "bandwidth_gbs",
     "gflops", "roof_limit", "roof_value", "attained", "threading_layer", "digest",
     "p50_s", "p90_s", "p99_s", "profile", "vector_isa", "steal", "other_load", "noisy",
-    "emulated", "vcpus", "physical_cores",
+    "emulated", "vcpus", "physical_cores", "processes", "process_log_sd", "ci_method",
 )  # fmt: skip
 FORMATS = ("csv", "json")
 
@@ -76,6 +76,9 @@ def _case_row(case: CaseResult) -> dict[str, Any]:
         "valid": case.status == "ok",
         "error": case.error,
         "rounds": case.stats.rounds if case.stats and median is not None else None,
+        "processes": case.processes,
+        "process_log_sd": case.process_log_sd,
+        "ci_method": case.stats.ci_method if case.stats and median is not None else None,
         "bandwidth_gbs": _rate(plan.get("bytes"), median, 1e9),
         "gflops": _rate(plan.get("flops"), median, 1e9),
         "threading_layer": out.get("threading_layer"),

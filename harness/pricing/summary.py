@@ -22,6 +22,7 @@ from scipy import stats
 from harness.errors import UserError
 from harness.keys import ACROSS_HOSTS, target_label
 from harness.measure.sample_stats import CONFIDENCE, Estimate
+from harness.pricing.hierarchical import hierarchical_geomean
 from harness.units import flag
 
 N_RESAMPLES = 2000
@@ -76,8 +77,30 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(labels, index=frame.index, dtype=object)
 
 
+def _pool(part: pd.DataFrame) -> pd.Series:
+    """Rows of one case and group (repeat runs, or instances of one type) as one figure: their
+    processes pooled, the geometric mean weighted by process count, and the spread of the logs
+    over every process, a run's offset from the others included."""
+    k = part["processes"].clip(lower=1).to_numpy(dtype=float)
+    logs = np.log(part["value"].to_numpy(dtype=float))
+    sd = np.nan_to_num(part["process_log_sd"].to_numpy(dtype=float), nan=0.0)
+    total, mean = float(k.sum()), float((k * logs).sum() / k.sum())
+    squares = float(((k - 1) * sd**2).sum() + (k * (logs - mean) ** 2).sum())
+    measured = len(part) > 1 or bool((part["processes"] >= 2).any())
+    spread = math.sqrt(squares / (total - 1)) if measured and total > 1 else math.nan
+    return pd.Series({"value": math.exp(mean), "processes": total, "process_log_sd": spread,
+                      "runs": len(part)})  # fmt: skip
+
+
+def _column(frame: pd.DataFrame, name: str, default: float) -> pd.Series:
+    """A numeric column, or ``default`` throughout for rows written before it existed."""
+    if name not in frame:
+        return pd.Series(default, index=frame.index, dtype=float)
+    return pd.to_numeric(frame[name], errors="coerce").astype(float)
+
+
 def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One value per (group, case): the most threads each group ran, median over repeats.
+    """One figure per (group, case): the most threads each group ran, repeats pooled (``_pool``).
 
     Emulated rows and noisy ones (measured while the host was busy) never count.
     """
@@ -87,13 +110,20 @@ def _cases(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     valid = frame["valid"].map(flag).astype(bool) if "valid" in frame else ~no
     value = pd.to_numeric(frame[metric], errors="coerce")
     kept = valid & ~emulated & ~noisy & (value > 0)
-    data = frame.loc[kept].assign(group=_labels(frame), value=value)
+    processes = _column(frame, "processes", 1.0).fillna(1.0)
+    spread = _column(frame, "process_log_sd", math.nan)
+    data = frame.assign(group=_labels(frame), value=value, processes=processes,
+                        process_log_sd=spread).loc[kept]  # fmt: skip
     keys = [k for k in ACROSS_HOSTS if k in data]
     data = data.assign(threads=data.get("threads", 1))
     most = data.groupby(["group", *keys], dropna=False)["threads"].transform("max")
     data = data.loc[data["threads"] == most]
     by = ["group", "category", *keys]
-    return data.groupby(by, dropna=False)["value"].median().reset_index()
+    columns = ["value", "processes", "process_log_sd"]
+    if data.empty:
+        return pd.DataFrame(columns=[*by, *columns, "runs"])
+    pooled = data.groupby(by, dropna=False)[columns].apply(_pool)
+    return pooled.reset_index()
 
 
 def geomean_estimate(row: Mapping[str, Any]) -> Estimate:
@@ -126,18 +156,32 @@ def _reduced(frame: pd.DataFrame, baseline: str, metric: str) -> tuple[pd.DataFr
     return cases, _baseline_gap(cases, baseline)
 
 
+def _estimate(
+    part: pd.DataFrame, itself: bool, confidence: float, n_resamples: int, seed: int
+) -> Estimate:
+    """The suite ratio of one target, mode and category (the baseline against itself is 1)."""
+    if itself:
+        return geomean_ci(part["ratio"].to_list(), confidence, n_resamples, seed)
+    return hierarchical_geomean(
+        np.log(part["ratio"].to_numpy(dtype=float)).tolist(),
+        (part["process_log_sd"].to_list(), part["processes"].to_list()),
+        (part["process_log_sd_base"].to_list(), part["processes_base"].to_list()),
+        confidence, n_resamples, seed,
+    )  # fmt: skip
+
+
 def _ratios(
     cases: pd.DataFrame, baseline: str, metric: str, confidence: float, n_resamples: int, seed: int
 ) -> pd.DataFrame:
     keys = [k for k in ACROSS_HOSTS if k in cases]
-    base = cases.loc[cases["group"] == baseline, [*keys, "value"]]
+    base = cases.loc[cases["group"] == baseline, [*keys, "value", "processes", "process_log_sd"]]
     merged = cases.merge(base, on=keys, suffixes=("", "_base"))
     merged["ratio"] = merged["value"] / merged["value_base"]
     out = []
     for (group, mode), sub in merged.groupby(["group", "mode"], sort=True):
         parts = [*sub.groupby("category", sort=True), ("all", sub)]
         for category, part in parts:
-            g = geomean_ci(part["ratio"].to_list(), confidence, n_resamples, seed)
+            g = _estimate(part, group == baseline, confidence, n_resamples, seed)
             out.append({"group": group, "mode": mode, "category": category, "metric": metric,
                         "baseline": baseline, "n": g.n, "geomean": g.value, "ci_low": g.low,
                         "ci_high": g.high, "method": g.method})  # fmt: skip

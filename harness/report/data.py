@@ -29,7 +29,8 @@ REQUIRED_COLUMNS = (
 )  # fmt: skip
 _NAN_COLUMNS = (
     "bytes", "flops", "gflops", "cache_load_s", "p50_s", "p90_s", "p99_s", "steal", "other_load",
-    "vcpus", "physical_cores", "price_per_hour", "throughput_low", "throughput_high",
+    "vcpus", "physical_cores", "processes", "process_log_sd", "price_per_hour",
+    "throughput_low", "throughput_high",
     *(f"{f}{end}" for f in ("usd_per_million", "perf_per_dollar", "rel_perf_per_dollar")
       for end in ("", "_low", "_high")),
 )  # fmt: skip
@@ -44,6 +45,7 @@ _NONE_COLUMNS = (
     "price_region",
     "price_date",
     "price_source",
+    "ci_method",
 )
 CASE = CASE_FIELDS
 PALETTE = (
@@ -75,6 +77,7 @@ class ReportData:
     cur: list[dict[str, Any]]  # ``current`` as dicts, in table order
     emulated: list[dict[str, Any]]
     runs: dict[str, RunInfo]
+    native: pd.DataFrame = field(default_factory=pd.DataFrame)  # every native row, all runs
     colors: dict[str, str] = field(default_factory=dict)
 
     def values(self, column: str) -> list[str]:
@@ -196,4 +199,6 @@ def prepare(
     colors = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
     every = rows_of(by_rank)
     emulated = [r for r in rows_of(rows) if r["emulated"]]
-    return ReportData(raw, current, every, rows_of(current), emulated, infos, colors)
+    return ReportData(
+        raw, current, every, rows_of(current), emulated, infos, colors=colors, native=native
+    )

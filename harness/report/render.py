@@ -10,6 +10,7 @@ from them in the browser) and the filters work on the page's own elements and fi
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,14 +76,28 @@ def _validation(data: ReportData) -> dict[str, Any]:
     return {"total": len(data.cur), "valid": valid, "failed": failed, "noisy": noisy}
 
 
+def _intervals(data: ReportData) -> str:
+    """How the table's intervals were computed, from the methods the cases record."""
+    methods = Counter(str(r.get("ci_method")) for r in data.cur if r["ok"] and r.get("ci_method"))
+    judged = sum(n for m, n in methods.items() if not m.startswith("not judged"))
+    parts = [f"95% CI from the medians of each case's worker processes (a t interval on their "
+             f"logs; {judged} cases)"] if judged else []  # fmt: skip
+    alone = sum(methods.values()) - judged
+    if alone:
+        parts.append(f"{alone} cases ran in one process and are not judged: its rounds cannot "
+                     "show how processes differ")  # fmt: skip
+    return "; ".join(parts) or "no case records how its interval was computed"
+
+
 def _sections(data: ReportData, runs: Sequence[Run] | None, baseline: str | None) -> dict[str, Any]:
     """Every section's content, computed from the prepared rows."""
-    summary = summarise(data.current, baseline)
+    summary = summarise(data.current, baseline, data.native)
     prices, unpriced = price_rows(data.cur)
     table = case_rows(data.cur)
     return {
         "summary": summary,
         "table": table,
+        "intervals": _intervals(data),
         "show_cost": any(r.cost != MISSING for r in table),
         "show_latency": any(r.latency != MISSING for r in table),
         "validation": _validation(data),

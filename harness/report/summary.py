@@ -124,6 +124,23 @@ def resolve_baseline(current: pd.DataFrame, name: str | None) -> tuple[str | Non
                   "choose another with --baseline).")  # fmt: skip
 
 
+def _replicates(rows: pd.DataFrame) -> str:
+    """What the summary's intervals hold: processes and cases always; runs only when a target
+    has several (one instance per type leaves instance-to-instance variation out)."""
+    runs = rows.loc[rows["ok"]].groupby("target")["run_id"].nunique()
+    pooled = sorted(str(t) for t, n in runs.items() if n > 1)
+    if not pooled:
+        return (
+            "Intervals resample the cases and each case's worker processes. Each target "
+            "rests on one run on one instance, so run-to-run and instance-to-instance "
+            "variation are not included: pool several runs or instances of a type for them."
+        )
+    return (
+        f"Intervals resample the cases and each case's worker processes; the runs of "
+        f"{', '.join(pooled)} are pooled as replicates (their differences included)."
+    )
+
+
 def _summaries(
     current: pd.DataFrame, baseline: str
 ) -> tuple[dict[tuple[str, str], pd.DataFrame], list[str]]:
@@ -134,6 +151,7 @@ def _summaries(
     noisy = int((current["ok"] & current["noisy"]).sum())
     gaps = [f"{noisy} case(s) measured while the host was busy (noisy) are listed in the tables "
             "below but left out of this summary."] if noisy else []  # fmt: skip
+    gaps.append(_replicates(current))
     for metric in ("throughput", "perf_per_dollar"):
         result, reason = summary_or_gap(frame, baseline, metric)
         if reason:
@@ -258,13 +276,20 @@ def _best(summary: Summary) -> list[Best]:
             for c in categories]  # fmt: skip
 
 
-def summarise(current: pd.DataFrame, baseline: str | None) -> Summary:
-    """Tables, verdicts and the best targets of the current rows."""
+def summarise(
+    current: pd.DataFrame, baseline: str | None, pooled: pd.DataFrame | None = None
+) -> Summary:
+    """Tables, verdicts and the best targets of the current rows.
+
+    The suite ratios come from ``pooled`` (every native row: several runs of one target are
+    its replicates), else from ``current``.
+    """
     chosen, note = resolve_baseline(current, baseline)
     summary = Summary(chosen, note)
     if chosen is None:
         return summary
-    summary.frames, summary.gaps = _summaries(current, chosen)
+    rows = current if pooled is None or pooled.empty else pooled
+    summary.frames, summary.gaps = _summaries(rows, chosen)
     targets = _targets(current)
     for metric, mode, title in METRICS:
         part = summary.frames[(metric, mode)]
@@ -273,3 +298,19 @@ def summarise(current: pd.DataFrame, baseline: str | None) -> Summary:
     summary.verdicts = _verdicts(summary, current, targets)
     summary.best = _best(summary)
     return summary
+
+
+SUMMARY_COLUMNS = ("target", "category", "measure", "mode", "ratio", "low", "high", "baseline",
+                   "n_cases", "method")  # fmt: skip
+
+
+def summary_rows(summary: Summary) -> pd.DataFrame:
+    """The report's suite ratios as rows (``harness export --summary``); NaN bounds where a
+    ratio has no interval, and ``method`` says why."""
+    parts = [frame for frame in summary.frames.values() if not frame.empty]
+    if not parts:
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    frame = pd.concat(parts, ignore_index=True)
+    out = frame.rename(columns={"group": "target", "metric": "measure", "geomean": "ratio",
+                                "ci_low": "low", "ci_high": "high", "n": "n_cases"})  # fmt: skip
+    return out[list(SUMMARY_COLUMNS)].sort_values(["measure", "mode", "target", "category"])

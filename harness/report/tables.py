@@ -101,6 +101,8 @@ def table_row(row: dict[str, Any]) -> TableRow:
         throughput = f"{si(rate.value)} {unit}"
         if rate.has_interval:
             ci = f"{si(rate.low)} \u2013 {si(rate.high)} {unit}"
+        elif str(row.get("ci_method") or "").startswith("not judged"):
+            ci = "not judged: one process"
         median, compile_ = seconds(row["median_s"]), seconds(row["compile_s"])
         (cost, note), latency = _cost(row), _latency(row)
     error = "" if ok else (text(row["error"]) if text(row["error"]) != MISSING else "failed")

@@ -63,7 +63,20 @@ def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
-    p.add_argument("--timeout", type=positive_seconds, default=300.0, help="seconds per case")
+    p.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        help="seconds per case before its worker is killed (default: 300; 1200 under emulation, "
+        "where one compile can take minutes)",
+    )
+    p.add_argument(
+        "--wait-quiet",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="before each pass, wait up to SECONDS for a quiet host (steal under 2%%, other "
+        "processes under 10%% of the CPUs); cases still measured on a busy host are marked "
+        "noisy (default: no wait)",
+    )
     p.add_argument(
         "--affinity",
         default="auto",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -34,7 +35,7 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
     return [
         case,
         with_unit(rate.value, f"{row['unit']}/s"),
-        f"{si(rate.low)} \u2013 {si(rate.high)}",
+        f"{si(rate.low)} \u2013 {si(rate.high)}" if math.isfinite(rate.low) else "one process",
         seconds(row["median_s"]),
         f"{row['bandwidth_gbs']:.3g}",
         limit,
@@ -134,13 +135,14 @@ def _new_request(args: argparse.Namespace) -> Any:
             min_rounds=args.min_rounds or (1 if emulated else 5),
             warmup_rounds=0 if emulated else 2,
         ),
-        timeout_s=args.timeout,
+        timeout_s=args.timeout or (1200.0 if emulated else 300.0),
         threads=max(threads),
         cache_dir=args.cache_dir or _default_cache_dir(),
         arch=str(env["arch"]),
         python=python,
         processes=processes,
         speed_cpu=choose(args.affinity),
+        wait_quiet_s=args.wait_quiet or 0.0,
     )
     profiles = parse_profiles(profile_names, env)
     cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
@@ -228,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         run = load_run(args.out / args.resume)
         request = resume_request(run, _resume_env(run, args), args.argv)
-        writer = reopen(run, request.cases, console)
+        writer = reopen(run, request, console)
     else:
         request = _new_request(args)
         writer = start(request, console)

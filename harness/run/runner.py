@@ -48,6 +48,7 @@ class RunOptions:
     python: tuple[str, ...] = ()  # the interpreter workers run on; empty: this one
     processes: int = 1  # fresh workers per case, their rounds pooled (harness.measure.pooling)
     speed_cpu: int | None = None  # the CPU speed cases are pinned to (harness.measure.affinity)
+    wait_quiet_s: float = 0.0  # longest wait for a quiet host before each pass (0: none)
 
     @property
     def interpreter(self) -> list[str]:
@@ -76,6 +77,7 @@ class RunOptions:
             python=tuple(data.get("python") or ()),
             processes=int(data.get("processes", 1)),
             speed_cpu=data.get("speed_cpu"),
+            wait_quiet_s=float(data.get("wait_quiet_s") or 0.0),
         )
 
 
@@ -160,14 +162,25 @@ class _Worker:
         self.log_handle.close()
 
 
-def _job(workload: Workload, cases: Sequence[Case], options: RunOptions) -> dict[str, Any]:
+def first_rounds(writer: RunWriter, case_id: str) -> int | None:
+    """How many rounds the case's first process timed, once one has (None before that)."""
+    bench = writer.bench(case_id)
+    if writer.case(case_id).get("status") != "ok" or bench is None:
+        return None
+    return int(bench["extra_info"].get("process_rounds", [len(bench["stats"]["data"])])[0])
+
+
+def _job(
+    workload: Workload, cases: Sequence[Case], options: RunOptions, writer: RunWriter
+) -> dict[str, Any]:
+    """The worker's job file: every process after a case's first times as many rounds."""
     timing = timing_share(asdict(options.timing), options.processes)
     return {
         "ref": workload.module,
         "seed": options.seed,
         "timing": timing,
         "speed_cpu": options.speed_cpu,
-        "cases": [{**asdict(c), "id": c.id} for c in cases],
+        "cases": [{**asdict(c), "id": c.id, "rounds": first_rounds(writer, c.id)} for c in cases],
     }
 
 
@@ -186,7 +199,7 @@ def run_workload(
     stem = f"{workload.name}.{profile.name}"
     while pending:
         job_path = logs / f"{stem}.job.json"
-        job_path.write_text(json.dumps(_job(workload, pending, options)))
+        job_path.write_text(json.dumps(_job(workload, pending, options, writer)))
         env = worker_env(options, profile)
         worker = _Worker(options.interpreter, job_path, logs / f"{stem}.log", env)
         try:

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import __version__
 from harness.errors import UserError
 from harness.host.profiles import Profile, resolve
 from harness.keys import HostKind
+from harness.measure import host_load
 from harness.measure.roofline import run_probes
 from harness.records import CaseResult, PlannedCase
 from harness.results import SCHEMA_VERSION, Run, RunWriter, make_run_dir, new_run_id
 from harness.run.plan import Case
+from harness.run.progress import RunProgress
 from harness.run.runner import RunOptions, run_workload, worker_env
 from harness.units import with_unit
 from harness.workload import Workload, discover, select
@@ -40,20 +41,30 @@ class RunRequest:
     workload_paths: Sequence[Path] = ()
     price: float | None = None
     match: Any = None
+    done: Mapping[str, int] = field(default_factory=dict)  # case id: processes already kept
+
+    def passes(self, case: Case) -> range:
+        """The passes (process numbers) a case still runs in: after those it already has."""
+        return range(self.done.get(case.id, 0), self.options.processes)
 
 
 def case_line(case: dict[str, Any]) -> str:
-    """One finished case as a progress line."""
+    """One finished case as a progress line: throughput, its interval's half-width (or why it
+    has none), compile time, and how many processes and rounds it rests on."""
     result = CaseResult.from_json(case)
     if not result.ok or result.stats is None:
         return f"[red]✗[/] {result.id}  [red]{result.error}[/]"
     time = result.stats.time
     spread = (time.high - time.low) / 2 / time.value
+    interval = f"±{spread:.1%}" if math.isfinite(spread) else "[yellow]no interval[/]"
     unit = f"{result.plan.get('unit')}/s"
     noisy = "  [yellow]noisy host[/]" if result.noisy else ""
+    count = result.processes
+    processes = f"{count} process" + ("es" if count > 1 else ": not judged")
     return (
-        f"[green]✓[/] {result.id}  {with_unit(result.throughput, unit)} ±{spread:.1%}  "
-        f"(compile {result.outcome.get('compile_s', math.nan):.2f} s, {time.n} rounds){noisy}"
+        f"[green]✓[/] {result.id}  {with_unit(result.throughput, unit)} {interval}  "
+        f"(compile {result.outcome.get('compile_s', math.nan):.2f} s, {processes}, "
+        f"{result.stats.rounds} rounds){noisy}"
     )
 
 
@@ -122,7 +133,12 @@ def _benchmark_context() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -> RunRequest:
-    """The cases of a run that are missing or failed, with the run's own options."""
+    """The cases of a run that are missing, failed or short of processes, with its options.
+
+    A case that succeeded in some of its processes keeps them and runs only the rest (a run
+    interrupted in pass 2 of 5 resumes with passes 2-5); a failed or unstarted case runs in
+    full. A run killed outright (SIGKILL, power loss) still says ``running``; it resumes alike.
+    """
     if run.manifest.get("schema_version") != SCHEMA_VERSION:
         raise UserError(f"run {run.run_id} was written by an older harness (schema version "
                         f"{run.manifest.get('schema_version')}); start a new run")  # fmt: skip
@@ -130,12 +146,12 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
         raise UserError(f"run {run.run_id} was recorded on another host; resume it there")
     opts = run.manifest.get("options") or {}
     paths = [Path(p) for p in opts.get("workload_paths", [])]
-    todo = [c for c in run.results if c.status != "ok"]
+    options = RunOptions.from_json(opts, str(environment.get("arch")))
+    todo = [c for c in run.results if c.processes < options.processes]
     if not todo:
-        raise UserError(f"run {run.run_id} has no missing or failed case to resume")
+        raise UserError(f"run {run.run_id} has no missing or failed case or process to resume")
     names = ",".join(dict.fromkeys(c.key.workload for c in todo))
     profiles = [Profile(name, **spec) for name, spec in run.manifest["profiles"].items()]
-    options = RunOptions.from_json(opts, str(environment.get("arch")))
     return RunRequest(
         workloads=select(discover(paths), names),
         cases=[Case.of(c.key, int(c.plan["n"])) for c in todo],
@@ -146,6 +162,7 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
         profiles=profiles,
         roofline=False,
         workload_paths=paths,
+        done={c.id: c.processes for c in todo if c.processes},
     )
 
 
@@ -157,6 +174,9 @@ def start(request: RunRequest, console: Console) -> RunWriter:
     machine_info, commit_info = _benchmark_context()
     writer = RunWriter(run_dir, _manifest(request, run_id, workloads), machine_info, commit_info)
     console.print(f"run [bold]{run_id}[/] → {run_dir}")
+    if request.environment.get("emulated"):
+        console.print("[bold yellow]EMULATED[/]: aarch64 code under QEMU user mode on this host; "
+                      "outputs are checked, times are QEMU's, never priced or judged")  # fmt: skip
     if request.match is not None:
         console.print(match_line(request.match))
     if request.environment.get("emulated"):
@@ -175,19 +195,29 @@ def start(request: RunRequest, console: Console) -> RunWriter:
     return writer
 
 
-def reopen(run: Run, cases: Sequence[Case], console: Console) -> RunWriter:
-    """An interrupted or partly failed run, with the cases to run again reset to pending."""
+def reopen(run: Run, request: RunRequest, console: Console) -> RunWriter:
+    """An interrupted or partly failed run: the cases that run again from their first process
+    reset to pending, those with processes to add kept as they are."""
     writer = RunWriter.reopen(run)
-    for case in cases:
-        writer.reset(case.id)
+    for case in request.cases:
+        if not request.done.get(case.id):
+            writer.reset(case.id)
     writer.manifest["status"] = "running"
     writer.flush()
-    console.print(f"resuming run [bold]{run.run_id}[/]: {len(cases)} cases to run")
+    processes = sum(len(request.passes(c)) for c in request.cases)
+    console.print(f"resuming run [bold]{run.run_id}[/]: {len(request.cases)} cases, "
+                  f"{processes} processes to run")  # fmt: skip
     return writer
 
 
-def _one_pass(request: RunRequest, writer: RunWriter, progress: Any, first: bool) -> None:
-    """Every workload once; after the first pass, only the cases that are still ok."""
+def _runs_in(request: RunRequest, writer: RunWriter, case: Case, number: int) -> bool:
+    """Whether a case runs in pass ``number``: its first, or a later one while it is still ok."""
+    passes = request.passes(case)
+    return number in passes and (number == passes.start or writer.case(case.id)["status"] == "ok")
+
+
+def _one_pass(request: RunRequest, writer: RunWriter, progress: Any, number: int) -> None:
+    """Every workload once, with the cases that run in this pass."""
     for workload in request.workloads:
         for profile in request.profiles:
             cases = [
@@ -195,42 +225,52 @@ def _one_pass(request: RunRequest, writer: RunWriter, progress: Any, first: bool
                 for c in request.cases
                 if c.workload == workload.name
                 and c.profile == profile.name
-                and (first or writer.case(c.id)["status"] == "ok")
+                and _runs_in(request, writer, c, number)
             ]
             if cases:
                 run_workload(workload, profile, cases, request.options, writer, progress)
 
 
+def _left(request: RunRequest, writer: RunWriter, after: int) -> int:
+    """Processes still to run after pass ``after``: those of cases that are still ok."""
+    return sum(
+        len(range(max(after + 1, p.start), p.stop))
+        for c in request.cases
+        if (p := request.passes(c)) and writer.case(c.id)["status"] == "ok"
+    )
+
+
+def _wait_quiet(limit_s: float, console: Console) -> None:
+    """Before a pass, wait (at most ``limit_s``) for a quiet host, and say how it went."""
+    if limit_s <= 0:
+        return
+    reading, waited = host_load.wait_quiet(limit_s)
+    if reading["noisy"]:
+        console.print(f"[yellow]host still busy[/] after {waited:.0f} s (steal "
+                      f"{reading['steal']:.1%}, other processes {reading['other_load']:.1%} of "
+                      "the CPUs): measuring anyway; busy cases are marked noisy")  # fmt: skip
+    else:
+        console.print(f"host quiet after {waited:.0f} s")
+
+
 def execute(request: RunRequest, writer: RunWriter, console: Console) -> Path:
     """Run the request's cases into ``writer``; returns the run directory.
 
-    Ctrl-C stops the worker, marks the run interrupted and keeps every finished case.
+    Ctrl-C (and SIGTERM) stops the worker, marks the run interrupted and keeps every finished
+    process; ``--resume`` runs the rest.
     """
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        passes = request.options.processes
-        task = bar.add_task("starting", total=len(request.cases) * passes)
-
-        seen: dict[str, int] = {}
-
-        def progress(kind: str, case: Case, record: dict[str, Any] | None) -> None:
-            if kind == "start":
-                done = seen.get(case.id, 0)
-                where = f" (process {done + 1}/{passes})" if passes > 1 else ""
-                bar.update(task, description=f"[cyan]{case.id}{where}")
-            elif record is not None:
-                seen[case.id] = seen.get(case.id, 0) + 1
-                if seen[case.id] == passes or record.get("status") != "ok":
-                    bar.console.print(case_line(record))
-                bar.advance(task)
-
+    passes = request.options.processes
+    total = sum(len(request.passes(c)) for c in request.cases)
+    with RunProgress(console, total, passes, case_line, dict(request.done)) as progress:
         try:
             for number in range(passes):
-                _one_pass(request, writer, progress, first=number == 0)
-                bar.update(task, completed=len(request.cases) * (number + 1))
+                _wait_quiet(request.options.wait_quiet_s, console)
+                _one_pass(request, writer, progress, number)
+                progress.settle(total - _left(request, writer, number))
                 if passes > 1 and number + 1 < passes:
                     ok = sum(c["status"] == "ok" for c in writer.manifest["cases"])
-                    bar.console.print(f"process {number + 1}/{passes} done: {ok} case(s) ok")
+                    console.print(f"process {number + 1}/{passes} done: {ok} case(s) ok; "
+                                  + progress.status().removeprefix("progress: "))  # fmt: skip
         except KeyboardInterrupt:
             writer.finish("interrupted")
             done = sum(c["status"] != "pending" for c in writer.manifest["cases"])
