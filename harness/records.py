@@ -13,6 +13,7 @@ read and rewritten (``harness run --resume``) loses nothing.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -170,9 +171,7 @@ class CaseResult:
         medians = [float(m) for m in self.outcome.get("process_medians") or ()]
         if not self.ok or len(medians) < 2 or min(medians) <= 0:
             return math.nan
-        logs = [math.log(m) for m in medians]
-        mean = sum(logs) / len(logs)
-        return math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
+        return statistics.stdev(math.log(m) for m in medians)
 
     @property
     def noisy(self) -> bool:

@@ -116,7 +116,13 @@ def process_estimate(medians: Sequence[float], confidence: float = CONFIDENCE) -
     return Estimate(math.exp(centre), low, high, k, method, confidence)
 
 
-ONE_PROCESS = "not judged: one process (its rounds cannot show how processes differ)"
+NOT_JUDGED = "not judged"
+ONE_PROCESS = f"{NOT_JUDGED}: one process (its rounds cannot show how processes differ)"
+
+
+def judged(method: object) -> bool:
+    """Whether a case's recorded ``ci_method`` gives it an interval (one process does not)."""
+    return not str(method or "").startswith(NOT_JUDGED)
 
 
 def with_interval(

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from harness.errors import UserError
+from harness.measure.sample_stats import judged
 from harness.report.data import REQUIRED_COLUMNS, ReportData, prepare
 from harness.report.figures import price_chart, workload_charts
 from harness.report.format import escape_json, flatten, is_ok, threads
@@ -79,10 +80,10 @@ def _validation(data: ReportData) -> dict[str, Any]:
 def _intervals(data: ReportData) -> str:
     """How the table's intervals were computed, from the methods the cases record."""
     methods = Counter(str(r.get("ci_method")) for r in data.cur if r["ok"] and r.get("ci_method"))
-    judged = sum(n for m, n in methods.items() if not m.startswith("not judged"))
+    counted = sum(n for m, n in methods.items() if judged(m))
     parts = [f"95% CI from the medians of each case's worker processes (a t interval on their "
-             f"logs; {judged} cases)"] if judged else []  # fmt: skip
-    alone = sum(methods.values()) - judged
+             f"logs; {counted} cases)"] if counted else []  # fmt: skip
+    alone = sum(methods.values()) - counted
     if alone:
         parts.append(f"{alone} cases ran in one process and are not judged: its rounds cannot "
                      "show how processes differ")  # fmt: skip

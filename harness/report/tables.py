@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.keys import HostKind
-from harness.measure.sample_stats import Estimate
+from harness.measure.sample_stats import Estimate, judged
 from harness.pricing.arithmetic import throughput_estimate
 from harness.report.data import RunInfo
 from harness.report.format import flatten, group, text, usd
@@ -101,7 +101,7 @@ def table_row(row: dict[str, Any]) -> TableRow:
         throughput = f"{si(rate.value)} {unit}"
         if rate.has_interval:
             ci = f"{si(rate.low)} \u2013 {si(rate.high)} {unit}"
-        elif str(row.get("ci_method") or "").startswith("not judged"):
+        elif not judged(row.get("ci_method")):
             ci = "not judged: one process"
         median, compile_ = seconds(row["median_s"]), seconds(row["compile_s"])
         (cost, note), latency = _cost(row), _latency(row)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from harness.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, UserError
 from harness.keys import CaseKey
+from harness.measure.sample_stats import judged
 from harness.pricing.arithmetic import throughput_estimate
 from harness.units import seconds, si, with_unit
 
@@ -35,7 +35,7 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
     return [
         case,
         with_unit(rate.value, f"{row['unit']}/s"),
-        f"{si(rate.low)} \u2013 {si(rate.high)}" if math.isfinite(rate.low) else "one process",
+        f"{si(rate.low)} \u2013 {si(rate.high)}" if judged(row["ci_method"]) else "one process",
         seconds(row["median_s"]),
         f"{row['bandwidth_gbs']:.3g}",
         limit,
