@@ -250,9 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare two runs: regressions that are significant and larger than a threshold",
         description="Pair cases by host kind (arch, CPU, LLVM CPU, instance type) and case "
         "(workload, size, mode, threads, profile); per case Yuen's trimmed t on the worker "
-        "processes' medians (one process: Mann-Whitney U on its rounds), Benjamini-Hochberg "
-        "corrected across cases. Exit 0: no regression; 1: a regression, a broken case, or "
-        "nothing judged (no case paired, or every pair noisy); 2: bad input.",
+        "processes' medians (a case with one process on a side is not judged), "
+        "Benjamini-Hochberg corrected across cases. Exit 0: no regression; 1: a regression, a "
+        "broken case, or nothing judged (no case paired, or every pair noisy or in one "
+        "process); 2: bad input.",
     )
     p.add_argument("base", help="the baseline: a run folder, manifest, or folder of runs")
     p.add_argument("cand", help="the candidate: a run folder, manifest, or folder of runs")

@@ -92,6 +92,7 @@ class CaseStats:
 _OUTCOME = (
     "compile_s", "cache_load_s", "elapsed_s", "validation", "digest", "outputs",
     "threading_layer", "vector_isa", "compiled_for", "host_load", "latency", "process_medians",
+    "precision",
 )  # fmt: skip
 
 

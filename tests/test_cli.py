@@ -34,6 +34,8 @@ def _one_line_error(result, *needles: str) -> None:  # type: ignore[no-untyped-d
         (["run", "--max-time", "0"], "--max-time: '0' is not a positive number"),
         (["run", "--max-time", "-1"], "'-1'"),
         (["run", "--min-rounds", "0"], "--min-rounds: '0'"),
+        (["run", "--ci-target", "1.5"], "--ci-target: '1.5'"),
+        (["run", "--ci-budget", "0"], "--ci-budget: '0'"),
         (["run", "--threads", "4096"], "--threads 4096: this host has"),
         (["compare", "tests", "tests", "--threshold", "5"], "--threshold: '5'"),
         (["run", "--workload-path", "/no/such/dir"], "/no/such/dir"),
@@ -137,3 +139,14 @@ def test_an_instance_type_this_host_cannot_be_is_refused(harness: Harness) -> No
     )
     huge = "c8a.48xlarge" if native == "x86_64" else "c8g.48xlarge"
     _one_line_error(harness("run", "--size", "tiny", "--instance-type", huge), "192 vCPUs")
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "nan"])
+def test_a_bad_progress_interval_is_refused_before_anything_is_written(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """$HARNESS_PROGRESS_EVERY that is not a positive number of seconds is one line, exit 2."""
+    monkeypatch.setenv("HARNESS_PROGRESS_EVERY", value)
+    out = tmp_path / "results"
+    _one_line_error(harness("run", "--size", "tiny", "--out", str(out)), "HARNESS_PROGRESS_EVERY")
+    assert not out.exists()

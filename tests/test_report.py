@@ -355,13 +355,18 @@ def test_pareto_frontier_keeps_what_no_cheaper_target_beats() -> None:
                    "6 cases)."),
      (0.9, 1.6, 6, "no clear difference in work per dollar from c7i on embed workloads (1.4x, "
                    "95% CI 0.90\u20131.6, 6 cases)."),
-     (math.nan, math.nan, 1, "1.4x the work per dollar of c7i on embed workloads, from 1 case "
-                             "only: too few for a confidence interval.")],
+     (math.nan, math.nan, 1, "1.4x the work per dollar of c7i on embed workloads; from 1 case "
+                             "only: too few for an interval."),
+     (math.nan, math.nan, 3, "1.4x the work per dollar of c7i on embed workloads; not judged: "
+                             "all 3 cases were measured in one process on a side.")],
 )  # fmt: skip
 def test_verdict_claims_a_difference_only_when_the_interval_excludes_one(
     low: float, high: float, n: int, expected: str
 ) -> None:
-    row = {"geomean": 1.4, "ci_low": low, "ci_high": high, "n": n, "category": "embed"}
+    """A difference is claimed only when the interval excludes 1; without one, the reason."""
+    method = "not judged: all 3 cases were measured in one process on a side" if n == 3 else "x"
+    row = {"geomean": 1.4, "ci_low": low, "ci_high": high, "n": n, "category": "embed",
+           "method": method}  # fmt: skip
     assert sentence("c8g", "c7i", "work per dollar", row) == f"c8g: {expected}"
 
 

@@ -129,6 +129,12 @@ def test_hierarchical_suite_interval_covers_the_true_ratio(
 
 
 def test_hierarchical_interval_of_one_process_cases_says_so() -> None:
-    """Cases measured in one process are not redrawn, and the method says how many."""
-    got = hierarchical_geomean([0.1, 0.2, 0.0], ([math.nan] * 3, [1, 1, 1]), ([0.05] * 3, [5] * 3))
-    assert "3 of 3 cases in one process" in got.method and got.low < got.value < got.high
+    """Cases measured in one process are not redrawn, and the method says how many; when every
+    case is, the ratio has no interval and is not judged."""
+    some = hierarchical_geomean([0.1, 0.2, 0.0], ([math.nan, 0.1, 0.1], [1, 5, 5]),
+                                ([0.05] * 3, [5] * 3))  # fmt: skip
+    assert "1 of 3 cases in one process" in some.method and some.low < some.value < some.high
+    alone = ([math.nan] * 3, [1, 1, 1])
+    every = hierarchical_geomean([0.1, 0.2, 0.0], alone, ([0.05] * 3, [5] * 3))
+    assert every.method == "not judged: all 3 cases were measured in one process on a side"
+    assert not every.has_interval and every.value == pytest.approx(math.exp(0.1))

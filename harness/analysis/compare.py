@@ -9,9 +9,8 @@ from 5 to 30 to stop false alarms, pytest-benchmark flags any fixed-percent move
 - Each pair is tested on its replicates: the medians of the worker processes (``--processes``)
   and runs on each side, by Yuen's trimmed Welch t on their logs, with the trimmed
   geometric-mean ratio and its interval (``harness.analysis.significance`` says why). With one
-  process on a side it falls back to a Mann-Whitney U on the raw rounds and a percentile-
-  bootstrap interval of the ratio of medians, and says so: an A/A of two single-process runs
-  flagged 3 of 14 cases here.
+  process on a side the pair is not judged: its rounds are not replicates (an A/A of two
+  single-process runs flagged 3 of 14 cases here when they were treated as such).
 - Benjamini-Hochberg adjusts the p-values across all pairs of the comparison: a suite of 50
   cases at alpha 0.05 would otherwise flag 2.5 cases per night from noise alone.
 - A change counts only when (1) the adjusted p is at most alpha, (2) the point ratio moves by
@@ -39,7 +38,7 @@ import numpy as np
 
 from harness.analysis.observations import CaseNote, Observation, SeriesId, grouped
 from harness.analysis.pairing import match, why_empty
-from harness.analysis.significance import Test, bh_adjust, pair_test
+from harness.analysis.significance import ONE_PROCESS, Test, bh_adjust, pair_test
 from harness.errors import UserError
 from harness.keys import CaseKey, HostKind
 from harness.measure.sample_stats import Estimate
@@ -78,7 +77,7 @@ class Pair:
     p_adjusted: float | None
     verdict: str
     perf_per_dollar: float | None = None
-    method: str = "processes"  # what was tested: process medians, or one process's rounds
+    method: str = "processes"  # what was tested: process medians, or ONE_PROCESS (nothing)
     noisy: bool = False  # either side was measured on a host with steal or other load
 
     @property
@@ -159,12 +158,12 @@ class Rule:
     threshold: float
     alpha: float
     across_arch: bool
-    n_resamples: int
-    seed: int
 
-    def verdict(self, time: Estimate, p_adj: float | None, noisy: bool) -> str:
+    def verdict(self, test: Test, p_adj: float | None, noisy: bool) -> str:
         """A flagged change measured on a noisy host is reported as such, never judged."""
-        found = self._verdict(time, p_adj)
+        if test.method == ONE_PROCESS and not self.across_arch:
+            return ONE_PROCESS
+        found = self._verdict(test.ratio, p_adj)
         return "noisy host" if noisy and found in ("regression", "improvement") else found
 
     def _verdict(self, time: Estimate, p_adj: float | None) -> str:
@@ -182,9 +181,7 @@ class Rule:
 
 
 def _test(b: Series, c: Series, rule: Rule) -> Test:
-    salt = repr((tuple(b.host), tuple(c.host), tuple(b.key)))
-    sides = [(s.process_medians, s.samples, s.median_s) for s in (b, c)]
-    return pair_test(sides[0], sides[1], rule.n_resamples, rule.seed, salt)
+    return pair_test(b.process_medians, c.process_medians)
 
 
 def _pair(b: Series, c: Series, test: Test, p_adj: float | None, rule: Rule) -> Pair:
@@ -198,7 +195,7 @@ def _pair(b: Series, c: Series, test: Test, p_adj: float | None, rule: Rule) -> 
     return Pair(
         b.key.label, b.host.label, c.host.label, *centers,
         len(b.samples), len(c.samples), time, tput, test.p_value, p_adj,
-        rule.verdict(time, p_adj, b.noisy or c.noisy), ppd, test.method, b.noisy or c.noisy,
+        rule.verdict(test, p_adj, b.noisy or c.noisy), ppd, test.method, b.noisy or c.noisy,
     )  # fmt: skip
 
 
@@ -218,8 +215,6 @@ def compare_runs(
     threshold: float = 0.05,
     alpha: float = 0.05,
     across_arch: bool = False,
-    n_resamples: int = 2000,
-    seed: int = 0,
     prices: Path | None = None,
     allow_empty: bool = False,
 ) -> Comparison:
@@ -233,7 +228,7 @@ def compare_runs(
     base_s, base_notes = collect(base, "base", prices)
     cand_s, cand_notes = collect(cand, "candidate", prices)
     matched = match(base_s, cand_s, across_arch)
-    rule = Rule(threshold, alpha, across_arch, n_resamples, seed)
+    rule = Rule(threshold, alpha, across_arch)
     tests = [_test(b, c, rule) for b, c in matched]
     p_adj = bh_adjust([None if across_arch else t.p_value for t in tests])
     pairs = tuple(_pair(b, c, tests[i], p_adj[i], rule) for i, (b, c) in enumerate(matched))

@@ -37,7 +37,9 @@ def verdict_line(c: Comparison) -> str:
         bad = " and ".join(f"{k} {what}" for k, what in counts if k)
         return f"FAIL: {bad} in {n} paired cases ({rule})."
     noisy = sum(p.verdict == "noisy host" for p in c.pairs)
+    single = sum(p.method != "processes" for p in c.pairs)
     unjudged = f", {noisy} change(s) on a noisy host not judged" if noisy else ""
+    unjudged += f", {single} case(s) in one process not judged" if single else ""
     return f"PASS: no regression in {n} paired cases, {len(c.improvements)} improved{unjudged}."
 
 
@@ -126,12 +128,12 @@ def render(comparison: Comparison, fmt: str) -> str:
             }
         )
     out = [f"**{line}**" if fmt == "markdown" else line, ""]
-    single = sum(p.method == "rounds" for p in c.pairs if not c.across_arch)
+    single = sum(p.method != "processes" for p in c.pairs)
     if single:
         out += [
-            f"Note: {single} case(s) had one worker process on a side, so their test used that "
-            "process's rounds, which cannot show how much processes differ; measure with "
-            "--processes 5 or more (or compare several runs per side).",
+            f"Note: {single} case(s) had one worker process on a side and are not judged: one "
+            "process's rounds cannot show how much processes differ; measure with "
+            "--processes 3 or more (default 5), or compare several runs per side.",
             "",
         ]
     if c.pairs:

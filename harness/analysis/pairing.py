@@ -41,10 +41,10 @@ def why_empty(
     across_arch: bool,
 ) -> str | None:  # fmt: skip
     """Why nothing could be judged, naming the fields that kept cases apart; None if judged."""
-    if pairs and (across_arch or not all(p.noisy for p in pairs)):
+    if pairs and (across_arch or not all(p.noisy or p.method != "processes" for p in pairs)):
         return None
     if pairs:
-        return f"every one of the {len(pairs)} paired cases was measured on a noisy host"
+        return _unjudged(pairs)
     if not base or not cand:
         return f"the {'base' if not base else 'candidate'} has no successful case"
     host_b, host_c = {tuple(h) for h, _ in base}, {tuple(h) for h, _ in cand}
@@ -54,3 +54,13 @@ def why_empty(
     case_b, case_c = {tuple(map(str, k)) for _, k in base}, {tuple(map(str, k)) for _, k in cand}
     case = _differing(("workload", "size", "mode", "threads", "profile"), case_b, case_c)
     return f"no case is the same in both: {case}"
+
+
+def _unjudged(pairs: Sequence[Pair]) -> str:
+    """Why none of the pairs got a verdict: noisy hosts, or one process on a side."""
+    noisy = sum(p.noisy for p in pairs)
+    single = sum(p.method != "processes" and not p.noisy for p in pairs)
+    why = [f"{noisy} measured on a noisy host"] if noisy else []
+    if single:
+        why.append(f"{single} with one worker process on a side (use --processes 3 or more)")
+    return f"none of the {len(pairs)} paired cases could be judged: {'; '.join(why)}"

@@ -8,7 +8,8 @@ each side was measured in three noisy processes. So each bootstrap replicate res
 cases with replacement and, for every case drawn, redraws each side's log time from its own
 processes: the mean of its K process log medians moves by ``sd / sqrt(K) * t(K - 1)``, the
 sampling law of that mean. A side measured in one process cannot be redrawn (nothing shows how
-processes differ); the method says how many cases that left fixed.
+processes differ); the method says how many cases that left fixed, and when every case is fixed
+the ratio is not judged (no interval).
 
 Replicates of runs (several runs of one target, several instances of a type) enter through
 the per-case figures: ``summary._cases`` pools them as processes of one case.
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.measure.sample_stats import CONFIDENCE, Estimate
+from harness.measure.sample_stats import CONFIDENCE, NOT_JUDGED, Estimate
 
 METHOD = "hierarchical bootstrap: cases, then processes within each"
 
@@ -57,8 +58,10 @@ def hierarchical_geomean(
     value, n = math.exp(float(logs.mean())), int(logs.size)
     fixed = int(sum(np.any([(k < 2) | ~np.isfinite(sd) for sd, k in sides], axis=0)))
     method = METHOD + (f" ({fixed} of {n} cases in one process: not redrawn)" if fixed else "")
-    if fixed == n and (n == 1 or np.ptp(logs) == 0):
-        return Estimate(value, math.nan, math.nan, n, "single" if n == 1 else "equal", confidence)
+    if fixed == n:  # resampling cases alone would pass off their scatter as the whole error
+        cases = "the case was" if n == 1 else f"all {n} cases were"
+        why = f"{NOT_JUDGED}: {cases} measured in one process on a side"
+        return Estimate(value, math.nan, math.nan, n, why, confidence)
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, n, size=(n_resamples, n))
     (sd_t, k_t), (sd_b, k_b) = sides

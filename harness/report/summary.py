@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
+from harness.measure.sample_stats import judged
 from harness.pricing.summary import geomean_estimate, summary_or_gap
 from harness.report.format import ratio, rows_of, usd
 from harness.report.tables import Filters, why_unpriced
@@ -149,8 +150,9 @@ def _summaries(
     frame = current.assign(throughput=current["tput"])
     out: dict[tuple[str, str], pd.DataFrame] = {}
     noisy = int((current["ok"] & current["noisy"]).sum())
-    gaps = [f"{noisy} case(s) measured while the host was busy (noisy) are listed in the tables "
-            "below but left out of this summary."] if noisy else []  # fmt: skip
+    gaps = [f"{noisy} case measurement(s) of these runs taken while the host was busy (noisy) "
+            "are left out of this summary; the latest are marked in the tables below."
+            ] if noisy else []  # fmt: skip
     gaps.append(_replicates(current))
     for metric in ("throughput", "perf_per_dollar"):
         result, reason = summary_or_gap(frame, baseline, metric)
@@ -215,8 +217,8 @@ def sentence(target: str, baseline: str, what: str, r: dict[str, Any]) -> str:
     value, low, high, n = g.value, g.low, g.high, g.n
     where = _words(str(r["category"]))
     if not g.has_interval:
-        return (f"{target}: {_x(value)}x the {what} of {baseline} on {where}, from {n} case "
-                "only: too few for a confidence interval.")  # fmt: skip
+        why = g.method if not judged(g.method) else f"from {n} case only: too few for an interval"
+        return f"{target}: {_x(value)}x the {what} of {baseline} on {where}; {why}."
     interval = f"{g.confidence:.0%} CI {_x(low)}\u2013{_x(high)}, {n} cases"
     if low <= 1.0 <= high:
         return (f"{target}: no clear difference in {what} from {baseline} on {where} "

@@ -92,6 +92,30 @@ def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
         "$HARNESS_PROCESSES)",
     )
     p.add_argument(
+        "--ci-target",
+        type=fraction,
+        default=None,
+        metavar="FRACTION",
+        help="precision to reach per case: the relative half-width of its 95%% interval. After "
+        "the --processes passes, cases still wider get one more process a pass (default: 0.05, "
+        "or $HARNESS_CI_TARGET; 0: off). 5%% matches compare's --threshold; processes differ by "
+        "7-16%% on shared hosts, so a noisy case needs about 10 processes to get there",
+    )
+    p.add_argument(
+        "--max-processes",
+        type=positive_count,
+        default=None,
+        help="most processes a case reaches for --ci-target (default: 20)",
+    )
+    p.add_argument(
+        "--ci-budget",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="time the added processes may take in all (default: as long as the first "
+        "--processes passes took, so a run at most doubles)",
+    )
+    p.add_argument(
         "--max-time",
         type=positive_seconds,
         default=None,

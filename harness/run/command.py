@@ -107,6 +107,22 @@ def _processes(given: int | None) -> int:
     return value
 
 
+def _ci_target(args: argparse.Namespace, processes: int, emulated: bool) -> dict[str, Any]:
+    """--ci-target (else $HARNESS_CI_TARGET, else 0.05), --max-processes and --ci-budget."""
+    from harness.run.arguments import fraction
+
+    raw = os.environ.get("HARNESS_CI_TARGET", "0.05")
+    try:
+        target = args.ci_target if args.ci_target is not None else fraction(raw)
+    except argparse.ArgumentTypeError as bad:
+        raise UserError(f"HARNESS_CI_TARGET: {bad}") from None
+    most = args.max_processes or max(20, processes)
+    if most < processes:
+        raise UserError(f"--max-processes {most} is below --processes {processes}")
+    target = 0.0 if emulated or processes < 2 else target  # nothing to narrow
+    return {"ci_target": target, "max_processes": most, "ci_budget_s": args.ci_budget}
+
+
 def _new_request(args: argparse.Namespace) -> Any:
     from harness.host.profiles import parse_profiles
     from harness.measure.affinity import choose
@@ -143,6 +159,7 @@ def _new_request(args: argparse.Namespace) -> Any:
         processes=processes,
         speed_cpu=choose(args.affinity),
         wait_quiet_s=args.wait_quiet or 0.0,
+        **_ci_target(args, processes, emulated),
     )
     profiles = parse_profiles(profile_names, env)
     cases = plan(workloads, sizes, modes, threads, [p.name for p in profiles])
@@ -220,12 +237,14 @@ def _terminate(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.results import load_run
+    from harness.run.progress import progress_every
     from harness.run.session import execute, reopen, resume_request, start
 
     if args.hosts or (args.host and args.host not in ("local", "qemu-aarch64")):
         if args.resume:
             raise UserError("--resume works on one host's run, not with --host/--hosts")
         return _run_fleet(args)
+    progress_every()  # a bad $HARNESS_PROGRESS_EVERY is refused before anything is written
     console = Console(stderr=True)
     if args.resume:
         run = load_run(args.out / args.resume)

@@ -7,6 +7,7 @@ draws nothing, so a plain line is printed at least every ``HARNESS_PROGRESS_EVER
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -23,16 +24,22 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from harness.errors import UserError
 from harness.run.plan import Case
 
 EVERY_VAR = "HARNESS_PROGRESS_EVERY"
 
 
-def _every() -> float:
+def progress_every() -> float:
+    """Seconds between plain progress lines; a bad setting is refused, not replaced."""
+    text = os.environ.get(EVERY_VAR, "30")
     try:
-        return max(float(os.environ.get(EVERY_VAR, "30")), 0.1)
+        seconds = float(text)
     except ValueError:
-        return 30.0
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UserError(f"{EVERY_VAR}={text!r} must be a number of seconds above 0, such as 30")
+    return max(seconds, 0.1)
 
 
 def _clock(seconds: float) -> str:
@@ -59,7 +66,7 @@ class RunProgress:
                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
         self.bar = Progress(*columns, console=console, transient=True)
         self.task = self.bar.add_task("starting", total=total)
-        self.stop = threading.Event()
+        self.stop, self.every = threading.Event(), progress_every()
 
     def __enter__(self) -> RunProgress:
         self.bar.__enter__()
@@ -81,20 +88,28 @@ class RunProgress:
         )
 
     def _beat(self) -> None:
-        while not self.stop.wait(_every()):
+        while not self.stop.wait(self.every):
             self.console.print(self.status(), highlight=False)
 
     def __call__(self, kind: str, case: Case, record: dict[str, Any] | None) -> None:
         if kind == "start":
             number = self.seen.get(case.id, 0)
             where = f" (process {number + 1}/{self.processes})" if self.processes > 1 else ""
+            where = f" (process {number + 1}, added for --ci-target)" if (
+                number >= self.processes > 1) else where  # fmt: skip
             self.now = f"{case.id}{where}"
             self.bar.update(self.task, description=f"[cyan]{self.now}")
         elif record is not None:
+            self.now = f"{case.id} finished, the next starting"  # not a finished case as running
             self.seen[case.id] = self.seen.get(case.id, 0) + 1
             if self.seen[case.id] == self.processes or record.get("status") != "ok":
                 self.bar.console.print(self.line(record))
             self.advance(1)
+
+    def grow(self, count: int) -> None:
+        """More processes to run than planned (``--ci-target`` added a pass)."""
+        self.total += count
+        self.bar.update(self.task, total=self.total)
 
     def advance(self, count: int) -> None:
         self.settle(self.done + count)

@@ -49,6 +49,9 @@ class RunOptions:
     processes: int = 1  # fresh workers per case, their rounds pooled (harness.measure.pooling)
     speed_cpu: int | None = None  # the CPU speed cases are pinned to (harness.measure.affinity)
     wait_quiet_s: float = 0.0  # longest wait for a quiet host before each pass (0: none)
+    ci_target: float = 0.0  # relative half-width to add processes for (harness.run.adaptive)
+    max_processes: int = 0  # most processes a case may reach that way
+    ci_budget_s: float | None = None  # seconds the added passes may take (None: as the first)
 
     @property
     def interpreter(self) -> list[str]:
@@ -78,6 +81,9 @@ class RunOptions:
             processes=int(data.get("processes", 1)),
             speed_cpu=data.get("speed_cpu"),
             wait_quiet_s=float(data.get("wait_quiet_s") or 0.0),
+            ci_target=float(data.get("ci_target") or 0.0),
+            max_processes=int(data.get("max_processes") or 0),
+            ci_budget_s=data.get("ci_budget_s"),
         )
 
 

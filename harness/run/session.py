@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,13 @@ from harness.host.profiles import Profile, resolve
 from harness.keys import HostKind
 from harness.measure import host_load
 from harness.measure.roofline import run_probes
-from harness.records import CaseResult, PlannedCase
+from harness.records import PlannedCase
 from harness.results import SCHEMA_VERSION, Run, RunWriter, make_run_dir, new_run_id
+from harness.run import adaptive
+from harness.run.lines import case_line, match_line, roofline_line
 from harness.run.plan import Case
 from harness.run.progress import RunProgress
 from harness.run.runner import RunOptions, run_workload, worker_env
-from harness.units import with_unit
 from harness.workload import Workload, discover, select
 
 
@@ -46,50 +48,6 @@ class RunRequest:
     def passes(self, case: Case) -> range:
         """The passes (process numbers) a case still runs in: after those it already has."""
         return range(self.done.get(case.id, 0), self.options.processes)
-
-
-def case_line(case: dict[str, Any]) -> str:
-    """One finished case as a progress line: throughput, its interval's half-width (or why it
-    has none), compile time, and how many processes and rounds it rests on."""
-    result = CaseResult.from_json(case)
-    if not result.ok or result.stats is None:
-        return f"[red]✗[/] {result.id}  [red]{result.error}[/]"
-    time = result.stats.time
-    spread = (time.high - time.low) / 2 / time.value
-    interval = f"±{spread:.1%}" if math.isfinite(spread) else "[yellow]no interval[/]"
-    unit = f"{result.plan.get('unit')}/s"
-    noisy = "  [yellow]noisy host[/]" if result.noisy else ""
-    count = result.processes
-    processes = f"{count} process" + ("es" if count > 1 else ": not judged")
-    return (
-        f"[green]✓[/] {result.id}  {with_unit(result.throughput, unit)} {interval}  "
-        f"(compile {result.outcome.get('compile_s', math.nan):.2f} s, {processes}, "
-        f"{result.stats.rounds} rounds){noisy}"
-    )
-
-
-def match_line(match: Any) -> str:
-    """Which catalog row prices this host, with the price's provenance, or why none does."""
-    target = match.target
-    if target is None or target.price_per_hour != target.price_per_hour:
-        return f"[yellow]unpriced[/]: {match.reason}"
-    return (
-        f"priced as {target.type} at ${target.price_per_hour:g}/h ({target.price_kind}, "
-        f"{target.region or 'no region'}, {target.price_date or 'undated'}, "
-        f"{target.price_source}): {match.reason}"
-    )
-
-
-def roofline_line(roofline: dict[str, Any]) -> str:
-    """The measured limits in one line."""
-    if "error" in roofline:
-        return f"[yellow]limits not measured[/]: {roofline['error']}"
-    parts = []
-    for key, label in (("triad_gbs", "GB/s triad"), ("fma_gflops", "GFLOP/s FMA"),
-                       ("sgemm_gflops", "GFLOP/s SGEMM")):  # fmt: skip
-        values = ", ".join(f"{v:.3g} @{t}t" for t, v in roofline[key].items())
-        parts.append(f"{label} {values}")
-    return "limits: " + "; ".join(parts)
 
 
 def _manifest(request: RunRequest, run_id: str, workloads: dict[str, Workload]) -> dict[str, Any]:
@@ -210,22 +168,22 @@ def reopen(run: Run, request: RunRequest, console: Console) -> RunWriter:
     return writer
 
 
-def _runs_in(request: RunRequest, writer: RunWriter, case: Case, number: int) -> bool:
+def _runs_in(request: RunRequest, writer: RunWriter, number: int, case: Case) -> bool:
     """Whether a case runs in pass ``number``: its first, or a later one while it is still ok."""
     passes = request.passes(case)
     return number in passes and (number == passes.start or writer.case(case.id)["status"] == "ok")
 
 
-def _one_pass(request: RunRequest, writer: RunWriter, progress: Any, number: int) -> None:
-    """Every workload once, with the cases that run in this pass."""
+def _one_pass(
+    request: RunRequest, writer: RunWriter, progress: Any, runs: Callable[[Case], bool]
+) -> None:
+    """Every workload once, with the cases ``runs`` picks for this pass."""
     for workload in request.workloads:
         for profile in request.profiles:
             cases = [
                 c
                 for c in request.cases
-                if c.workload == workload.name
-                and c.profile == profile.name
-                and _runs_in(request, writer, c, number)
+                if c.workload == workload.name and c.profile == profile.name and runs(c)
             ]
             if cases:
                 run_workload(workload, profile, cases, request.options, writer, progress)
@@ -253,6 +211,24 @@ def _wait_quiet(limit_s: float, console: Console) -> None:
         console.print(f"host quiet after {waited:.0f} s")
 
 
+def _more_processes(
+    request: RunRequest, writer: RunWriter, progress: Any, console: Console, spent_s: float
+) -> None:
+    """Processes added to the cases still wider than ``--ci-target`` (harness.run.adaptive)."""
+
+    def run_pass(number: int, runs: Callable[[Case], bool]) -> None:
+        wide = [c for c in request.cases if runs(c)]
+        progress.grow(len(wide))
+        console.print(f"process {number + 1}: {len(wide)} case(s) still wider than "
+                      f"±{request.options.ci_target:.0%}")  # fmt: skip
+        _wait_quiet(request.options.wait_quiet_s, console)
+        _one_pass(request, writer, progress, runs)
+
+    added, why = adaptive.extend(writer, request.cases, request.options, run_pass, spent_s)
+    if why != "off":
+        console.print(adaptive.summary_line(writer, request.options.ci_target, added, why))
+
+
 def execute(request: RunRequest, writer: RunWriter, console: Console) -> Path:
     """Run the request's cases into ``writer``; returns the run directory.
 
@@ -263,14 +239,16 @@ def execute(request: RunRequest, writer: RunWriter, console: Console) -> Path:
     total = sum(len(request.passes(c)) for c in request.cases)
     with RunProgress(console, total, passes, case_line, dict(request.done)) as progress:
         try:
+            began = time.monotonic()
             for number in range(passes):
                 _wait_quiet(request.options.wait_quiet_s, console)
-                _one_pass(request, writer, progress, number)
+                _one_pass(request, writer, progress, partial(_runs_in, request, writer, number))
                 progress.settle(total - _left(request, writer, number))
                 if passes > 1 and number + 1 < passes:
                     ok = sum(c["status"] == "ok" for c in writer.manifest["cases"])
                     console.print(f"process {number + 1}/{passes} done: {ok} case(s) ok; "
                                   + progress.status().removeprefix("progress: "))  # fmt: skip
+            _more_processes(request, writer, progress, console, time.monotonic() - began)
         except KeyboardInterrupt:
             writer.finish("interrupted")
             done = sum(c["status"] != "pending" for c in writer.manifest["cases"])
