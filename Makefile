@@ -38,10 +38,16 @@ aarch64-env:
 	scripts/aarch64-env.sh
 
 ## perf: each Numba kernel beside its NumPy (and, if installed, PyTorch) alternative: ratios;
-## then the report over 10,000 rows: build seconds and size
+## the report over 10,000 rows: build seconds and size; the harness beside pyperf and
+## pytest-benchmark (wall time, interval, A/A gap); the calibration of its intervals over ten
+## runs; and what a replicate costs and samples (fresh interpreter or fork, placement, THP)
 perf: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'pyperf>=2.6'
 	$(BIN)/python benchmarks/perf.py $(ARGS)
 	$(BIN)/python benchmarks/report_perf.py
+	$(BIN)/python benchmarks/peers.py
+	$(BIN)/python benchmarks/calibration.py
+	$(BIN)/python benchmarks/replicates.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness workloads tests benchmarks

@@ -209,6 +209,19 @@ def load_run(path: Path) -> Run:
     return Run(run_dir, manifest, benchmarks)
 
 
+def run_dirs(root: Path) -> list[Path]:
+    """Run directories under ``root`` at any depth (a fleet nests them as ``<fleet>/<host>/``),
+    sorted; a run's own subfolders are not searched, nor hidden ones (a fetch's staging)."""
+    found = []
+    for folder, subdirs, files in os.walk(root):
+        if MANIFEST in files:
+            found.append(Path(folder))
+            subdirs.clear()
+        else:
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+    return sorted(found)
+
+
 def find_runs(paths: Iterable[Path]) -> list[Run]:
     """Runs named by the user: run directories, manifests, or folders holding run directories."""
     runs: list[Run] = []
@@ -218,8 +231,8 @@ def find_runs(paths: Iterable[Path]) -> list[Run]:
         if path.is_file() or (path / MANIFEST).exists():
             runs.append(load_run(path))
             continue
-        found = sorted(p.parent for p in path.glob(f"*/{MANIFEST}"))
+        found = run_dirs(path)
         if not found:
-            raise UserError(f"results path {path} holds no run (no */{MANIFEST})")
+            raise UserError(f"results path {path} holds no run (no {MANIFEST} at any depth)")
         runs.extend(load_run(p) for p in found)
     return runs

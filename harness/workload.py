@@ -19,11 +19,11 @@ from typing import Any, Literal
 from harness.errors import UserError
 
 Category = Literal["preprocess", "embed", "evaluate", "agent", "probe"]
-Bound = Literal["memory", "compute", "latency"]
+Bound = Literal["memory", "compute", "latency", "integer"]
 SIZES: tuple[str, ...] = ("tiny", "small", "default", "large")
 MODES: tuple[str, ...] = ("speed", "rate")
 CATEGORIES: tuple[str, ...] = ("preprocess", "embed", "evaluate", "agent", "probe")
-BOUNDS: tuple[str, ...] = ("memory", "compute", "latency")
+BOUNDS: tuple[str, ...] = ("memory", "compute", "latency", "integer")
 
 Kernel = Callable[..., Any]
 
@@ -43,6 +43,12 @@ class Workload:
     kernels against it, and it defaults to ``reference``. ``steps``, for latency workloads,
     runs the speed form once step by step and returns each step's latency in seconds, from
     which results report p50/p90/p99.
+
+    ``bound`` says which measured roof a case is read against: ``memory`` the triad bandwidth,
+    ``compute`` the FMA peak, ``latency`` none. ``integer`` is work whose operations are
+    integer (hashing, tokenizing, graph search): no FLOP roof fits it, so its ``flops`` counts
+    integer operations (nominal where there is no meaningful count) and it is never placed on
+    the GFLOP/s roofline nor given a fraction of the FMA peak.
     """
 
     name: str

@@ -24,8 +24,11 @@ from harness.pricing.arithmetic import (
 )
 from harness.pricing.catalog import apply_prices, load_catalog, load_prices
 from harness.pricing.matching import Match
+from harness.pricing.rows import rows as export_rows
 from harness.pricing.summary import geomean_ci, suite_summary
 from harness.records import throughput
+from harness.results import Run
+from harness.run.command import _summary_row
 
 CATALOG = load_catalog()
 PRICES = Path(__file__).parent / "data" / "prices"
@@ -335,3 +338,55 @@ def test_summary_leaves_out_noisy_rows():
     assert "c8g.xlarge" not in set(suite_summary(noisy, "c8a.large").group)
     with pytest.raises(UserError, match="noisy and emulated cases are left out"):
         suite_summary(frame.assign(noisy=True), "c8a.large")
+
+
+# ---------------------------------------------------------------------------- roofline columns
+
+ROOFLINE = {"threads": [1], "triad_gbs": {"1": 20.0}, "fma_gflops": {"1": 100.0},
+            "llc_bytes": 32 << 20}  # fmt: skip
+
+
+def _roof_row(bound: str, nbytes: float, roofline: dict[str, Any] = ROOFLINE) -> dict[str, Any]:
+    """The export row of one speed case that moved ``nbytes`` and did 1e9 ops in 0.1 s."""
+    case = {"id": "w/small/speed/t1/native", "workload": "w", "size": "small", "n": 1,
+            "mode": "speed", "threads": 1, "profile": "native", "category": "embed",
+            "unit": "rows", "bound": bound, "work": 1e6, "bytes": nbytes, "flops": 1e9,
+            "status": "ok", "compile_s": 0.5, "stats": {"median_s": 0.1, "rounds": 5}}  # fmt: skip
+    manifest = {"run_id": "r", "environment": {"host": "h", "arch": "x86_64"}, "cases": [case],
+                "roofline": roofline}  # fmt: skip
+    return dict(export_rows([Run(Path("."), manifest, {})]).iloc[0])
+
+
+def test_an_integer_workload_gets_no_flop_roof_and_no_fraction():
+    """Integer operations are not read against the FMA peak, nor reported as GFLOP/s."""
+    row = _roof_row("integer", 1e9)
+    assert row["roof_limit"] == "integer" and math.isnan(row["roof_value"])
+    assert math.isnan(row["attained"]) and math.isnan(row["gflops"])
+    assert row["bandwidth_gbs"] == pytest.approx(10.0)
+    assert "integer: no FLOP roof" in _summary_row(row)
+
+
+def test_a_compute_bound_case_is_read_against_the_fma_peak():
+    """1e9 flops in 0.1 s on a 100 GFLOP/s host is 10% of its roof, cache or not."""
+    row = _roof_row("compute", 1e6)
+    assert (row["roof_limit"], row["attained"]) == ("fma_gflops", pytest.approx(0.1))
+
+
+def test_a_cache_resident_case_is_labelled_and_given_no_dram_fraction():
+    """Bytes that fit in the last-level cache beat DRAM: labelled, never a fraction of triad."""
+    row = _roof_row("memory", 16 << 20)
+    assert row["roof_limit"] == "cache-resident" and math.isnan(row["attained"])
+    assert "cache-resident" in _summary_row(row)
+    dram = _roof_row("memory", 1e9)
+    assert (dram["roof_limit"], dram["attained"]) == ("triad_gbs", pytest.approx(0.5))
+    assert "50% of triad" in _summary_row(dram)
+
+
+@pytest.mark.parametrize(("llc", "nbytes", "limit"), [
+    (None, 30 << 20, "cache-resident"), (None, 40 << 20, "triad_gbs"),
+    (256 << 20, 200 << 20, "cache-resident"), (256 << 20, 300 << 20, "triad_gbs"),
+])  # fmt: skip
+def test_cache_residency_uses_the_recorded_llc_else_32_mib(llc, nbytes, limit):
+    """A run whose probes recorded no cache size is judged against a fixed 32 MiB."""
+    roofline = {**ROOFLINE, "llc_bytes": llc}
+    assert _roof_row("memory", nbytes, roofline)["roof_limit"] == limit

@@ -16,10 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.errors import UserError
+from harness.pricing.rows import rows as export_rows
 from harness.report import render
 from harness.report.figures import pareto
+from harness.report.format import cost_scale
 from harness.report.render import escape_json, flatten, render_report, write_report
 from harness.report.summary import sentence
+from harness.results import SCHEMA, SCHEMA_VERSION, find_runs
 
 HOSTILE_HOST = "<script>alert(1)</script>"
 HOSTILE_INSTANCE = '"><img src=x onerror=alert(1)>'
@@ -385,3 +388,147 @@ def test_best_target_is_named_only_when_its_interval_clears_the_rest() -> None:
 
     assert _top(frame(1.35), "all", "of c7i.large").startswith("c8g.large: 1.5x (1.35")
     assert _top(frame(1.2), "all", "of c7i.large").startswith("no clear winner (c8g.large")
+
+
+def _sized_rows() -> pd.DataFrame:
+    """One host's dedup at two sizes, each a rate sweep over 1 and 4 threads and a speed case."""
+    shapes = [(size, mode, t) for size in ("tiny", "small")
+              for mode, t in (("speed", 1), ("rate", 1), ("rate", 4))]  # fmt: skip
+    cases = [_case("r1", "graviton4", "aarch64", "dedup", mode, size=size, threads=t)
+             for size, mode, t in shapes]  # fmt: skip
+    return pd.DataFrame(cases)
+
+
+def test_two_sizes_of_one_case_get_two_bars_named_by_size() -> None:
+    """A tiny and a small run of one case are two bars, each naming its size, never one."""
+    html = render_report(_sized_rows(), [])
+    (trace,) = [t for t in _chart_json(html)["chart-0"]["data"] if t.get("xaxis") is None]
+    assert {"tiny, speed, 1 thread", "small, speed, 1 thread"} <= set(trace["x"])
+    assert len(set(trace["x"])) == len(trace["x"]) == 6
+
+
+def test_cases_table_shows_each_rows_size() -> None:
+    """The cases table has a Size column holding each case's own size."""
+    html = render_report(_sized_rows(), [])
+    rows = _summary_rows(html)
+    assert sorted(cells[7] for _, cells in rows) == ["small"] * 3 + ["tiny"] * 3
+
+
+def test_scaling_draws_one_line_per_size() -> None:
+    """Sweeps of two sizes on one host are two lines, not one zigzag over both."""
+    html = render_report(_sized_rows(), [])
+    (scaling,) = [f for key, f in _chart_json(html).items() if key.startswith("scaling-")]
+    lines = [t for t in scaling["data"] if t.get("xaxis") == "x"]
+    names = {t["name"]: t["x"] for t in lines}
+    assert names == {"graviton4 (aarch64), small": [1, 4], "graviton4 (aarch64), tiny": [1, 4]}
+
+
+def _planned(workload: str, status: str, **extra: Any) -> dict[str, Any]:
+    """A manifest case as the harness plans it, with a status and what a run adds."""
+    return {"id": f"{workload}/tiny/speed/t1/native", "workload": workload, "size": "tiny",
+            "n": 1000, "mode": "speed", "threads": 1, "profile": "native",
+            "category": "preprocess", "unit": "rows", "bound": "compute", "work": 1000,
+            "bytes": 1e6, "flops": 1e6, "status": status, "error": None, **extra}  # fmt: skip
+
+
+OK_STATS = {"median_s": 0.01, "ci_low_s": 0.009, "ci_high_s": 0.011, "rounds": 5}
+
+
+def _run_page(tmp_path: Path, status: str, cases: list[dict[str, Any]]) -> str:
+    """The report of one run directory written with manifest status ``status``."""
+    run_dir = tmp_path / "results" / f"run-{status}"
+    run_dir.mkdir(parents=True)
+    env = {"host": "bench", "arch": "x86_64", "cpu": {"name": "Xeon"}}
+    manifest = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "run_id": run_dir.name,
+                "created": "2025-03-01T03:00:00+00:00", "status": status,
+                "environment": env, "cases": cases}  # fmt: skip
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    runs = find_runs([tmp_path / "results"])
+    return render_report(export_rows(runs), [], runs=runs)
+
+
+def _status_cells(page: str) -> dict[str, str]:
+    """The cases table's status cell by row class (the last row of each class)."""
+    return {cls: cells[-1] for cls, cells in _parse(page).rows
+            if cls in ("ok", "failed", "unfinished", "pending")}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("interrupted", "unfinished (run interrupted)"),
+     ("running", "unfinished (run still running or killed)")],
+)  # fmt: skip
+def test_a_case_a_stopped_run_never_reached_reads_unfinished(
+    tmp_path: Path, status: str, expected: str
+) -> None:
+    """A pending case of an interrupted or killed run reads unfinished, never failed."""
+    html = _run_page(tmp_path, status, [_planned("tokenize", "ok", stats=OK_STATS),
+                                        _planned("dedup", "pending")])  # fmt: skip
+    assert _status_cells(html) == {"ok": "valid", "unfinished": expected}
+    assert "1 of 2 cases valid, 1 unfinished." in html and "Failed cases" not in html
+
+
+def test_the_page_names_each_unfinished_run_and_its_status(tmp_path: Path) -> None:
+    """The page's head says which run is unfinished, by run id and manifest status."""
+    html = _run_page(tmp_path, "interrupted", [_planned("dedup", "pending")])
+    assert "run-interrupted (interrupted)" in html
+    assert "unfinished-runs" not in _run_page(tmp_path / "b", "complete", [])
+
+
+def test_a_pending_case_of_a_finished_run_reads_not_run_yet(tmp_path: Path) -> None:
+    """A case still pending in a run marked complete was not run, and did not fail."""
+    html = _run_page(tmp_path, "complete", [_planned("dedup", "pending")])
+    assert _status_cells(html) == {"pending": "not run yet"}
+
+
+@pytest.mark.parametrize(("error", "expected"), [("output mismatch", "failed output mismatch"),
+                                                 (None, "failed")])  # fmt: skip
+def test_a_failed_case_reads_failed_once(tmp_path: Path, error: str | None, expected: str) -> None:
+    """A failed case says failed once, with its error when it recorded one."""
+    html = _run_page(tmp_path, "complete", [_planned("dedup", "failed", error=error)])
+    assert _status_cells(html) == {"failed": expected}
+    assert "failed failed" not in html
+
+
+@pytest.mark.parametrize(
+    ("usd_per_million", "name"),
+    [([2.8e-7], "trillion"), ([1e-4, 3e-4, 2e-4], "billion"), ([0.02], "million"),
+     ([50.0], "thousand"), ([], "million")],
+)  # fmt: skip
+def test_cost_scale_is_the_smallest_giving_a_typical_cent(
+    usd_per_million: list[float], name: str
+) -> None:
+    """The scale is the smallest count of units whose typical cost is at least $0.01."""
+    rows = [{"ok": True, "usd_per_million": v} for v in usd_per_million]
+    assert cost_scale([*rows, {"ok": False, "usd_per_million": 1e9}]).name == name
+
+
+def _priced_rows(cost: float) -> pd.DataFrame:
+    """Two rate cases of one workload costing about ``cost`` USD per million rows."""
+    cases = [_case(rid, host, arch, "dedup", "rate", usd_per_million=cost * k,
+                   usd_per_million_low=cost * k * 0.9, usd_per_million_high=cost * k * 1.1)
+             for rid, host, arch, k in [("r1", "graviton4", "aarch64", 1.0),
+                                        ("r2", "sapphire", "x86_64", 2.0)]]  # fmt: skip
+    return pd.DataFrame(cases)
+
+
+def test_cost_chart_shows_plain_dollars_on_the_workloads_scale() -> None:
+    """A tiny cost per million is drawn per trillion units, in dollars, and says so."""
+    (figure,) = _chart_json(render_report(_priced_rows(2.8e-7), [])).values()
+    cost = [t for t in figure["data"] if t.get("yaxis") == "y2"]
+    assert [round(t["y"][0], 6) for t in cost] == [0.28, 0.56]
+    assert all("per trillion rows" in t["hovertemplate"] for t in cost)
+    yaxis = figure["layout"]["yaxis2"]
+    assert yaxis["title"]["text"] == "USD per trillion rows"
+    assert yaxis["tickprefix"] == "$" and "s" not in yaxis["tickformat"]
+
+
+def test_cost_cells_name_their_scale_and_export_rows_keep_per_million() -> None:
+    """Table cells give the cost on the chart's scale; the embedded rows keep USD per million."""
+    html = render_report(_priced_rows(2.8e-7), [])
+    cells = [cells for _, cells in _summary_rows(html)]
+    assert cells[0][13] == "$0.2800 ($0.2520\u2013$0.3080) per trillion rows"
+    raw = re.search(r'<script type="application/json" id="rows-data">(.*?)</script>', html, re.S)
+    table = json.loads(raw.group(1)) if raw else {}
+    column = table["columns"].index("usd_per_million")
+    assert [row[column] for row in table["data"]] == [2.8e-7, 5.6e-7]

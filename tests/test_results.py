@@ -83,6 +83,25 @@ def test_find_runs_reads_a_folder_of_runs(tmp_path: Path) -> None:
     assert [r.run_id for r in find_runs([tmp_path])] == ["a", "b"]
 
 
+def test_find_runs_reads_fleet_runs_at_any_depth(tmp_path: Path) -> None:
+    """A results folder holding a fleet (``<fleet>/<host>/``) yields its hosts' runs, sorted."""
+    _manifest(tmp_path / "solo")
+    _manifest(tmp_path / "fleet-1" / "sapphire")
+    _manifest(tmp_path / "fleet-1" / "graviton4")
+    (tmp_path / "fleet-1" / "logs").mkdir()
+    (tmp_path / "fleet-1" / "fleet.json").write_text("{}")
+    assert [r.run_id for r in find_runs([tmp_path])] == ["graviton4", "sapphire", "solo"]
+    assert [r.run_id for r in find_runs([tmp_path / "fleet-1"])] == ["graviton4", "sapphire"]
+
+
+def test_find_runs_looks_for_no_runs_inside_a_run_or_a_hidden_folder(tmp_path: Path) -> None:
+    """A manifest below a run directory, or in a hidden folder (a fetch's staging), is no run."""
+    _manifest(tmp_path / "run")
+    _manifest(tmp_path / "run" / "logs" / "copy")
+    _manifest(tmp_path / "fleet" / ".fetch-x1" / "partial")
+    assert [r.run_id for r in find_runs([tmp_path])] == ["run"]
+
+
 def test_missing_and_empty_paths_are_user_errors(tmp_path: Path) -> None:
     """A path that does not exist, or holds no run, is named in the error."""
     with pytest.raises(UserError, match="does not exist"):

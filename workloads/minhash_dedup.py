@@ -293,12 +293,12 @@ WORKLOAD = Workload(
     category="preprocess",
     description="MinHash (128 perms of 5-gram shingles) + LSH 32x4 bands, near-duplicate pairs",
     unit="documents",
-    bound="compute",
+    bound="integer",  # multiply-shift hashing and minima: no floating point
     sizes={"tiny": 48, "small": 1024, "default": 4096, "large": 16384},
     work=lambda n: float(n),
     # ~1550 text bytes per document in; signatures and band hashes out.
     bytes=lambda n: DOC_BYTES * n + 4.0 * K * n + 8.0 * BANDS * n,
-    # No floating point: these are the integer multiply, add and min per shingle and hash.
+    # Integer operations, not FLOPs: the multiply, add and min per shingle and hash.
     flops=lambda n: 3.0 * K * DOC_BYTES * n,
     make_inputs=make_inputs,
     speed=minhash_speed,

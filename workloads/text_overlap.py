@@ -393,12 +393,12 @@ WORKLOAD = Workload(
     category="evaluate",
     description="sentence BLEU-4 (smoothing 1) and ROUGE-L F1 of token-id sequences",
     unit="pairs",
-    bound="compute",
+    bound="integer",  # n-gram matching and the bit-parallel LCS: integer work
     sizes={"tiny": 8, "small": 512, "default": 4096, "large": 32768},
     work=lambda n: float(n),
     # token ids read once (then from cache), offsets, three outputs
     bytes=lambda n: n * (4.0 * MEAN_TOKENS + 16.0 + 24.0),
-    # floating point is only the final scores (logs, exps, divisions); the work is integer
+    # nominal: the final scores' logs, exps and divisions; the n-gram and LCS work is integer
     flops=lambda n: 30.0 * n,
     make_inputs=make_inputs,
     speed=overlap_speed,

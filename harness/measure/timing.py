@@ -9,6 +9,7 @@ rounds run, and every raw sample is kept.
 from __future__ import annotations
 
 import hashlib
+import math
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ import numpy as np
 
 from harness.host.profiles import kernel_isa
 from harness.keys import CaseKey
+from harness.measure.cold_compile import cold_compile_time, remember
 from harness.measure.sample_stats import percentiles
 from harness.workload import Workload
 
@@ -31,11 +33,12 @@ class Timing:
     max_time: float = 1.0
     min_rounds: int = 5
     warmup_rounds: int = 2
+    cold_compile: bool = True  # only a case's first process: the others' compile_s is dropped
 
     def exactly(self, rounds: int) -> Timing:
         """Exactly ``rounds`` timed rounds, whatever they take: a later process of a case times
         as many rounds as its first, so each process's median rests on the same count."""
-        return Timing(max_time=0.0, min_rounds=rounds, warmup_rounds=self.warmup_rounds)
+        return Timing(0.0, rounds, self.warmup_rounds, cold_compile=False)
 
 
 @dataclass(frozen=True)
@@ -139,16 +142,6 @@ def _cache_hits(kernel: Callable[..., Any]) -> int:
     return sum(stats.cache_hits.values()) if stats is not None else 0
 
 
-def recompile_time(kernel: Callable[..., Any]) -> float | None:
-    """Cold compile time of a kernel whose first call came from the cache."""
-    recompile = getattr(kernel, "recompile", None)
-    if recompile is None:
-        return None
-    start = time.perf_counter()
-    recompile()
-    return time.perf_counter() - start
-
-
 class _QuietLogger:
     """pytest-benchmark wants a logger; the harness shows its own progress."""
 
@@ -238,7 +231,14 @@ def measure(
     kernel = workload.kernel(mode)
     record: dict[str, Any] = {"status": "failed", "error": None}
     first_s, got, cache_hit = first_call(kernel, inputs)
-    record["compile_s"] = recompile_time(kernel) if cache_hit else first_s
+    # A miss's first call is the cold compile; a cache hit's is a load, and a kernel compiled for
+    # another size already runs at once: their cold compile is timed on fresh copies of the
+    # kernel and its callees, which share no code with it (harness.measure.cold_compile).
+    if not cache_hit:
+        remember(kernel, inputs, first_s)
+    cold_s = cold_compile_time(kernel, inputs) if timing.cold_compile else None
+    record["compile_s"] = (first_s if cold_s is None else cold_s) if timing.cold_compile else (
+        math.nan)  # fmt: skip
     record["cache_load_s"] = first_s if cache_hit else None
     if expected is None:
         expected = workload.reference(*inputs)

@@ -80,7 +80,8 @@ def _case_row(case: CaseResult) -> dict[str, Any]:
         "process_log_sd": case.process_log_sd,
         "ci_method": case.stats.ci_method if case.stats and median is not None else None,
         "bandwidth_gbs": _rate(plan.get("bytes"), median, 1e9),
-        "gflops": _rate(plan.get("flops"), median, 1e9),
+        # integer work declares integer operations in ``flops``: they are not FLOP/s
+        "gflops": _rate(None if plan.get("bound") == INTEGER else plan.get("flops"), median, 1e9),
         "threading_layer": out.get("threading_layer"),
         "profile": case.key.profile,
         **{k: (out.get("host_load") or {}).get(k) for k in ("steal", "other_load", "noisy")},
@@ -89,12 +90,42 @@ def _case_row(case: CaseResult) -> dict[str, Any]:
     }
 
 
+# The last-level cache when a run's roofline did not record the host's (runs made before it
+# did): 32 MiB, a fixed and conservative figure, the L3 a 2- to 16-vCPU cloud instance sees on
+# Graviton and recent AMD and Intel parts. A case whose declared bytes fit in it is read as
+# cache-resident, never against the DRAM line.
+LLC_FALLBACK_BYTES = 32 << 20
+INTEGER = "integer"  # roof_limit of integer work: no FLOP roof fits it
+CACHE_RESIDENT = "cache-resident"  # roof_limit of memory-bound work that fits in the LLC
+
+
+def llc_bytes(roofline: dict[str, Any]) -> float:
+    """The host's last-level cache as the run's probes recorded it, else the fallback."""
+    value = roofline.get("llc_bytes")
+    if isinstance(value, int | float) and math.isfinite(value) and value > 0:
+        return float(value)
+    return float(LLC_FALLBACK_BYTES)
+
+
+def _no_fraction(label: str | None) -> dict[str, Any]:
+    return {"roof_limit": label, "roof_value": math.nan, "attained": math.nan}
+
+
 def _roof_columns(run: Run, row: dict[str, Any]) -> dict[str, Any]:
-    """The limit bounding this case on its host, and the fraction of it attained."""
-    found = limit(run.manifest.get("roofline") or {}, str(row["bound"]), int(row["threads"] or 1))
+    """The limit bounding this case on its host, and the fraction of it attained.
+
+    Integer work gets no FLOP roof; memory-bound work whose bytes fit in the last-level cache
+    runs from cache, faster than the DRAM bandwidth triad measures, so it gets no fraction of it.
+    """
+    if row["bound"] == INTEGER:
+        return _no_fraction(INTEGER)
+    roofline = run.manifest.get("roofline") or {}
+    found = limit(roofline, str(row["bound"]), int(row["threads"] or 1))
     if found is None:
-        return {"roof_limit": None, "roof_value": math.nan, "attained": math.nan}
+        return _no_fraction(None)
     name, value = found
+    if name == "triad_gbs" and (row["bytes"] or math.inf) <= llc_bytes(roofline):
+        return _no_fraction(CACHE_RESIDENT)
     attained = row["bandwidth_gbs"] if name == "triad_gbs" else row["gflops"]
     return {"roof_limit": name, "roof_value": value, "attained": attained / value}
 

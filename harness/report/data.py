@@ -30,7 +30,7 @@ REQUIRED_COLUMNS = (
 _NAN_COLUMNS = (
     "bytes", "flops", "gflops", "cache_load_s", "p50_s", "p90_s", "p99_s", "steal", "other_load",
     "vcpus", "physical_cores", "processes", "process_log_sd", "price_per_hour",
-    "throughput_low", "throughput_high",
+    "throughput_low", "throughput_high", "throughput_per_vcpu", "throughput_per_core",
     *(f"{f}{end}" for f in ("usd_per_million", "perf_per_dollar", "rel_perf_per_dollar")
       for end in ("", "_low", "_high")),
 )  # fmt: skip
@@ -54,6 +54,9 @@ PALETTE = (
     "#e6550d", "#31a354", "#756bb1", "#636363",
 )  # fmt: skip
 ARCH_COLORS = {"aarch64": "#e8710a", "x86_64": "#1967d2"}
+# A run's status when it stopped early: Ctrl-C or SIGTERM marks it interrupted; a run killed
+# outright (or still going) stays running.
+UNFINISHED = {"interrupted": "run interrupted", "running": "run still running or killed"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ class RunInfo:
     cloud: str
     env: dict[str, Any]
     roofline: dict[str, Any]
+    status: str = ""  # the manifest's: complete, interrupted, running ("" when not known)
+
+    @property
+    def unfinished(self) -> bool:
+        return self.status in UNFINISHED
 
 
 @dataclass
@@ -107,15 +115,25 @@ def run_infos(
         found[str(entry.get("run_id"))] = _info(str(entry.get("run_id")), env or {}, "", {})
     for run in runs or ():
         created = str(run.manifest.get("created") or "")
-        roof = run.manifest.get("roofline")
-        found[run.run_id] = _info(run.run_id, run.environment, created, roof)
+        roof, status = run.manifest.get("roofline"), str(run.manifest.get("status") or "")
+        found[run.run_id] = _info(run.run_id, run.environment, created, roof, status)
     return found
 
 
-def _info(run_id: str, env: dict[str, Any], created: str, roof: Any) -> RunInfo:
+def _info(run_id: str, env: dict[str, Any], created: str, roof: Any, status: str = "") -> RunInfo:
     cloud = (env.get("cloud") or {}).get("cloud") if isinstance(env.get("cloud"), dict) else None
     roofline = roof if isinstance(roof, dict) and "error" not in roof else {}
-    return RunInfo(run_id, created, str(cloud or "unknown"), env, roofline)
+    return RunInfo(run_id, created, str(cloud or "unknown"), env, roofline, status)
+
+
+def case_state(row: dict[str, Any], ok: bool, run: RunInfo | None) -> str:
+    """ok, failed, unfinished (pending in a run that stopped early) or pending (not run yet):
+    a case a killed run never reached did not fail."""
+    if ok:
+        return "ok"
+    if row.get("status") != "pending":
+        return "failed"
+    return "unfinished" if run is not None and run.unfinished else "pending"
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -159,8 +177,10 @@ def _derive(rows: pd.DataFrame, runs: dict[str, RunInfo]) -> pd.DataFrame:
     ]
     ok = [is_ok(r) for r in records]
     ids = [str(r["run_id"]) for r in records]
+    states = [case_state(r, good, runs.get(i)) for r, good, i in zip(records, ok, ids, strict=True)]
     return rows.assign(
         target=targets, kind=kinds, label=labels, ok=ok, rank=[rank[i] for i in ids],
+        state=states, run_status=[runs[i].status if i in runs else "" for i in ids],
         cloud=[runs[i].cloud if i in runs else "unknown" for i in ids],
         tput=[throughput_estimate(r).value if good else math.nan
               for r, good in zip(records, ok, strict=True)],

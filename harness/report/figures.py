@@ -19,7 +19,18 @@ from harness.measure.sample_stats import Estimate
 from harness.pricing.arithmetic import throughput_estimate
 from harness.pricing.summary import geomean_estimate
 from harness.report.data import ARCH_COLORS, ReportData
-from harness.report.format import Figure, dump, esc, group, num, rows_of, text
+from harness.report.format import (
+    COST_TICKS,
+    CostScale,
+    Figure,
+    cost_scale,
+    dump,
+    esc,
+    group,
+    num,
+    rows_of,
+    text,
+)
 from harness.report.summary import Summary
 from harness.report.tables import Filters
 from harness.units import finite
@@ -75,12 +86,18 @@ def panel_title(index: int, domain: Sequence[float], title: str) -> dict[str, An
             "yanchor": "bottom", "name": f"panel-{index}"}  # fmt: skip
 
 
-def category_label(row: dict[str, Any]) -> str:
-    """The x-axis category of a case: mode, thread count, and profile when not native."""
+def category_label(row: dict[str, Any], sized: bool = False) -> str:
+    """The x-axis category of a case: mode, thread count, and profile when not native; the
+    size first when ``sized`` (the figure holds several: two sizes must not share a bar)."""
     threads = int(row["threads"])
     label = f"{text(row['mode'])}, {threads} thread{'' if threads == 1 else 's'}"
+    label = f"{text(row['size'])}, {label}" if sized else label
     profile = row.get("profile")
     return esc(label if profile in (None, "native") else f"{label}, {profile}")
+
+
+def several_sizes(rows: Sequence[dict[str, Any]]) -> bool:
+    return len({text(r["size"]) for r in rows}) > 1
 
 
 def native_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,38 +113,41 @@ def _errors(estimates: Sequence[Estimate]) -> dict[str, Any]:
     return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus}
 
 
-def _bars(rows: list[dict[str, Any]], label: str, color: str, unit: str) -> dict[str, Any]:
-    """One bar per (mode, threads, profile) of one host, with asymmetric CI error bars."""
+def _bars(rows: list[dict[str, Any]], label: str, color: str, unit: str,
+          sized: bool) -> dict[str, Any]:  # fmt: skip
+    """One bar per (size, mode, threads, profile) of one host, with asymmetric CI error bars."""
     rates = [throughput_estimate(r) for r in rows]
     values = [r.value for r in rates]
     return {
         "type": "bar", "name": esc(label), "legendgroup": esc(label), "marker": {"color": color},
-        "x": [category_label(r) for r in rows], "y": values,
+        "x": [category_label(r, sized) for r in rows], "y": values,
         "error_y": _errors(rates),
         "customdata": [[esc(label)]] * len(rows), "meta": meta(rows[0]),
         "hovertemplate": HOVER + esc(unit) + "/s<extra></extra>",
     }  # fmt: skip
 
 
-def _cost_bars(rows: list[dict[str, Any]], label: str, color: str, unit: str) -> dict[str, Any]:
-    values = [r["usd_per_million"] for r in rows]
+def _cost_bars(rows: list[dict[str, Any]], label: str, color: str, unit: str, sized: bool,
+               scale: CostScale) -> dict[str, Any]:  # fmt: skip
+    """One host's cost bars on the workload's scale (per billion tokens, say)."""
+    costs = [Estimate.from_columns(r, "usd_per_million").map(scale.of) for r in rows]
     return {
         "type": "bar", "name": esc(label), "legendgroup": esc(label), "showlegend": False,
         "marker": {"color": color}, "xaxis": "x2", "yaxis": "y2",
-        "x": [category_label(r) for r in rows], "y": values,
-        "error_y": _errors([Estimate.from_columns(r, "usd_per_million") for r in rows]),
-        "customdata": [[esc(label)]] * len(rows), "meta": meta(rows[0]),
-        "hovertemplate": "%{customdata[0]}<br>%{x}<br>$%{y:.4g} per million " + esc(unit)
+        "x": [category_label(r, sized) for r in rows], "y": [num(c.value) for c in costs],
+        "error_y": _errors(costs), "customdata": [[esc(label)]] * len(rows), "meta": meta(rows[0]),
+        "hovertemplate": "%{customdata[0]}<br>%{x}<br>$%{y:,.4~r} " + esc(scale.per(unit))
         + "<extra></extra>",
     }  # fmt: skip
 
 
-def _latency_bars(rows: list[dict[str, Any]], label: str, color: str, axis_: int) -> dict[str, Any]:
+def _latency_bars(rows: list[dict[str, Any]], label: str, color: str, axis_: int,
+                  sized: bool, several: bool) -> dict[str, Any]:  # fmt: skip
+    """p50/p90/p99 of one host; each case named when the panel holds several."""
     x, y = [], []
-    several = len(rows) > 1
     for r in rows:
         for p in ("p50", "p90", "p99"):
-            x.append(f"{p}, {category_label(r)}" if several else p)
+            x.append(f"{p}, {category_label(r, sized)}" if several else p)
             y.append(num(r[f"{p}_s"] * 1e3))
     return {
         "type": "bar", "name": esc(label), "legendgroup": esc(label), "showlegend": False,
@@ -137,35 +157,52 @@ def _latency_bars(rows: list[dict[str, Any]], label: str, color: str, axis_: int
     }  # fmt: skip
 
 
+def _panel_traces(kind: str, part: list[dict[str, Any]], index: int, colors: dict[str, str],
+                  unit: str, sized: bool, scale: CostScale) -> list[dict[str, Any]]:  # fmt: skip
+    """The cost or the latency panel's bars, one trace per host."""
+    several = len({category_label(r, sized) for r in part}) > 1
+    traces = []
+    for (label,), rows in group(part, "label").items():
+        color = colors[str(label)]
+        trace = (_cost_bars(rows, str(label), color, unit, sized, scale) if kind == "cost"
+                 else _latency_bars(rows, str(label), color, index, sized, several))  # fmt: skip
+        traces.append(trace | {"xaxis": f"x{index}", "yaxis": f"y{index}"})
+    return traces
+
+
 def workload_figure(workload: str, cases: list[dict[str, Any]], colors: dict[str, str]) -> Figure:
-    """Throughput per host (CI error bars); cost per million units and step latency beside."""
+    """Throughput per host (CI error bars); cost (on the workload's scale) and step latency."""
     unit = text(cases[0]["unit"])
     valid = [r for r in cases if r["ok"]]
+    scale = cost_scale(cases)
     extra = [
-        ("USD per million " + unit, [r for r in valid if finite(r["usd_per_million"])]),
-        ("step latency, ms", native_first([r for r in valid if finite(r["p50_s"])])),
+        ("cost", [r for r in valid if finite(r["usd_per_million"])]),
+        ("latency", native_first([r for r in valid if finite(r["p50_s"])])),
     ]
-    extra = [(title, part) for title, part in extra if part]
+    extra = [(kind, part) for kind, part in extra if part]
     domains = panels(1 + len(extra))
-    data = [_bars(rows, str(label), colors[str(label)], unit)
+    sized = several_sizes(valid)
+    data = [_bars(rows, str(label), colors[str(label)], unit, sized)
             for (label,), rows in group(valid, "label").items()]  # fmt: skip
     fig_layout = layout(workload, barmode="group",
                         xaxis=axis("", type="category", domain=domains[0]),
                         yaxis=axis(f"{unit}/s", rangemode="tozero"))  # fmt: skip
     notes = [panel_title(1, domains[0], "throughput")] if extra else []
-    for index, (title, part) in enumerate(extra, start=2):
-        for (label,), rows in group(part, "label").items():
-            color = colors[str(label)]
-            trace = (_cost_bars(rows, str(label), color, unit) if title.startswith("USD")
-                     else _latency_bars(rows, str(label), color, index))  # fmt: skip
-            data.append(trace | {"xaxis": f"x{index}", "yaxis": f"y{index}"})
+    for index, (kind, part) in enumerate(extra, start=2):
+        data += _panel_traces(kind, part, index, colors, unit, sized, scale)
+        cost = kind == "cost"
         fig_layout[f"xaxis{index}"] = axis("", type="category", domain=domains[index - 1],
                                           anchor=f"y{index}")  # fmt: skip
-        fig_layout[f"yaxis{index}"] = axis("", anchor=f"x{index}", rangemode="tozero")
+        fig_layout[f"yaxis{index}"] = axis(f"USD {scale.per(unit)}" if cost else "",
+                                          anchor=f"x{index}", rangemode="tozero",
+                                          **(COST_TICKS if cost else {}))  # fmt: skip
+        title = f"cost, USD {scale.per(unit)}" if cost else "step latency, ms"
         notes.append(panel_title(index, domains[index - 1], title))
     if not valid:
-        notes.append({"text": "no valid measurements", "showarrow": False, "x": 0.5, "y": 0.5,
-                      "xref": "paper", "yref": "paper"})  # fmt: skip
+        failed = any(r["state"] == "failed" for r in cases)
+        notes.append({"text": "no valid measurements" if failed else "not measured yet",
+                      "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
+                      "yref": "paper"})  # fmt: skip
     return {"data": data, "layout": fig_layout | {"annotations": notes}}
 
 

@@ -12,6 +12,7 @@ import html
 import json
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -55,6 +56,39 @@ def usd(value: Any, digits: int = 4) -> str:
         return MISSING
     places = max(digits - 1 - math.floor(math.log10(abs(value))), 0) if value else 2
     return f"${value:.{places}f}"
+
+
+COST_SCALES = ((1e3, "thousand"), (1e6, "million"), (1e9, "billion"), (1e12, "trillion"))
+READABLE_USD = 0.01  # the least typical cost a scale may show: below it, ticks read "250µ"
+COST_TICKS = {"tickprefix": "$", "tickformat": ",.3~r"}  # plain dollars, never SI prefixes
+
+
+@dataclass(frozen=True)
+class CostScale:
+    """How many units one cost figure is for: the export keeps USD per million units, but a
+    fast workload's cost per million can be a millionth of a cent."""
+
+    units: float
+    name: str
+
+    def of(self, usd_per_million: float) -> float:
+        return usd_per_million * self.units / 1e6
+
+    def per(self, unit: str) -> str:
+        """'per billion tokens'."""
+        return f"per {self.name} {unit}"
+
+
+def cost_scale(rows: Iterable[dict[str, Any]]) -> CostScale:
+    """The smallest scale at which the median cost of a workload's valid rows is at least
+    READABLE_USD (per million units when none has a cost): its table cells and chart share it."""
+    costs = (r["usd_per_million"] for r in rows if r["ok"])
+    values = sorted(float(v) for v in costs if finite(v) and v > 0)
+    scales = [CostScale(units, name) for units, name in COST_SCALES]
+    if not values:
+        return scales[1]
+    typical = values[len(values) // 2]
+    return next((s for s in scales if s.of(typical) >= READABLE_USD), scales[-1])
 
 
 def is_ok(row: Any) -> bool:

@@ -94,7 +94,8 @@ def when(created: str, run_id: str) -> str:
 
 
 def _name(first: dict[str, Any], several: bool) -> str:
-    suffix = f" · {first['mode']}/t{first['threads']}"
+    """The series' target, and its case (size, mode, threads) when the chart holds others."""
+    suffix = f" · {first['size']}/{first['mode']}/t{first['threads']}"
     suffix += "" if first["profile"] == "native" else f" [{first['profile']}]"
     return f"{first['target']} ({first['arch']})" + (suffix if several else "")
 

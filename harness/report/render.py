@@ -30,7 +30,14 @@ from harness.report.history import history_charts
 from harness.report.roofline import profile_charts, profile_rows, roofline_charts
 from harness.report.scaling import scaling_charts
 from harness.report.summary import summarise
-from harness.report.tables import case_rows, emulated_rows, host_envs, load_note, price_rows
+from harness.report.tables import (
+    case_rows,
+    emulated_rows,
+    host_envs,
+    load_note,
+    price_rows,
+    status_text,
+)
 from harness.results import Run, atomic_write_text
 from harness.units import MISSING
 
@@ -66,15 +73,29 @@ def _rows_json(raw: pd.DataFrame) -> Markup:
     return escape_json(text)
 
 
+def _case_line(r: dict[str, Any], note: str) -> str:
+    """'dedup (tiny, rate, 4 threads, native) on host (arch): note'."""
+    return (f"{r['workload']} ({r['size']}, {r['mode']}, {threads(r['threads'])}, "
+            f"{r['profile']}) on {r['label']}: {note}")  # fmt: skip
+
+
 def _validation(data: ReportData) -> dict[str, Any]:
-    """Counts of valid, failed and noisy cases, and each failure with its error."""
-    failed = [f"{r['workload']} ({r['mode']}, {threads(r['threads'])}, {r['profile']}) on "
-              f"{r['label']}: {r['error'] if isinstance(r['error'], str) else 'failed'}"
-              for r in data.cur if not r["ok"]]  # fmt: skip
-    noisy = [f"{r['workload']} ({r['mode']}, {threads(r['threads'])}) on {r['label']}: "
-             f"{load_note(r)}" for r in data.cur if r["ok"] and r["noisy"]]  # fmt: skip
+    """Counts of valid, failed, unfinished and noisy cases; each failure with its error."""
+    cur = data.cur
+    failed = [_case_line(r, status_text(r)) for r in cur if r["state"] == "failed"]
+    unfinished = [
+        _case_line(r, status_text(r)) for r in cur if r["state"] in ("unfinished", "pending")
+    ]
+    noisy = [_case_line(r, load_note(r)) for r in cur if r["ok"] and r["noisy"]]
     valid = sum(bool(r["ok"]) for r in data.cur)
-    return {"total": len(data.cur), "valid": valid, "failed": failed, "noisy": noisy}
+    return {"total": len(data.cur), "valid": valid, "failed": failed, "unfinished": unfinished,
+            "noisy": noisy}  # fmt: skip
+
+
+def _unfinished_runs(data: ReportData) -> list[str]:
+    """'RUN_ID (interrupted)' for each run whose manifest says it did not finish."""
+    return [f"{rid} ({info.status})" for rid in data.run_order()
+            if (info := data.runs.get(rid)) is not None and info.unfinished]  # fmt: skip
 
 
 def _intervals(data: ReportData) -> str:
@@ -102,6 +123,7 @@ def _sections(data: ReportData, runs: Sequence[Run] | None, baseline: str | None
         "show_cost": any(r.cost != MISSING for r in table),
         "show_latency": any(r.latency != MISSING for r in table),
         "validation": _validation(data),
+        "unfinished_runs": _unfinished_runs(data),
         "charts": workload_charts(data),
         "price_chart": price_chart(summary, data),
         "scaling": scaling_charts(data),

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.keys import CASE_FIELDS
+from harness.pricing.rows import CACHE_RESIDENT, INTEGER
 from harness.report.data import ReportData, RunInfo
 from harness.report.figures import Chart, axis, chart, layout, meta, native_first
 from harness.report.format import Figure, esc, group, num, text
-from harness.report.tables import Filters, filters
+from harness.report.tables import Filters, filters, status_label, status_text
 from harness.units import MISSING, finite, seconds, si
 
 SYMBOLS = {"speed": "circle-open", "rate": "circle"}
+CACHE_NOTE = "cache-resident: its bytes fit in the last-level cache, not read against DRAM"
 
 
 def _roofs(roofline: dict[str, Any]) -> list[tuple[int, float, float, float | None]]:
@@ -61,6 +63,13 @@ def _gflops(r: dict[str, Any]) -> float:
     return float(r["flops"]) / float(r["median_s"]) / 1e9
 
 
+def _reading(r: dict[str, Any]) -> str:
+    """A case's fraction of its roof, or why it has none: from cache, it may beat DRAM."""
+    if finite(r.get("attained")):
+        return f"{r['attained']:.0%} of its roof"
+    return CACHE_NOTE if r.get("roof_limit") == CACHE_RESIDENT else ""
+
+
 def _point_traces(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One trace per category: x arithmetic intensity, y attained GFLOP/s."""
     top: dict[str, tuple[int, int]] = {}  # the whole-instance point of a workload is named
@@ -69,8 +78,7 @@ def _point_traces(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             top[r["workload"]] = (r["threads"], id(r))
     traces = []
     for (category,), found in group(rows, "category").items():
-        attained = [f"{r['attained']:.0%} of its roof" if finite(r.get("attained")) else ""
-                    for r in found]  # fmt: skip
+        attained = [_reading(r) for r in found]
         traces.append({
             "type": "scatter", "mode": "markers+text", "name": esc(category),
             "x": [r["flops"] / r["bytes"] for r in found], "y": [_gflops(r) for r in found],
@@ -78,7 +86,8 @@ def _point_traces(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                      for r in found], "textposition": "middle right",
             "marker": {"size": 10,
                        "symbol": [SYMBOLS.get(str(r["mode"]), "square") for r in found]},
-            "customdata": [[esc(f"{r['workload']} ({r['mode']}, {r['threads']} threads)"), esc(a)]
+            "customdata": [[esc(f"{r['workload']} ({r['size']}, {r['mode']}, {r['threads']} "
+                                f"threads)"), esc(a)]
                            for r, a in zip(found, attained, strict=True)],
             "meta": meta(found[0], category=True),
             "hovertemplate": "%{customdata[0]}<br>%{x:.3g} flop/byte<br>%{y:.4g} GFLOP/s"
@@ -123,9 +132,11 @@ def roofline_charts(data: ReportData) -> Rooflines:
     out = Rooflines([], [], [])
     valid = [r for r in data.cur if r["ok"]]
     placed = [r for r in valid if finite(r["flops"]) and finite(r["bytes"])
-              and r["flops"] > 0 and r["bytes"] > 0]  # fmt: skip
+              and r["flops"] > 0 and r["bytes"] > 0 and r["bound"] != INTEGER]  # fmt: skip
+    integer = {str(r["workload"]) for r in valid if r["bound"] == INTEGER}
     out.unplaced = sorted(
-        {str(r["workload"]) for r in valid} - {str(r["workload"]) for r in placed}
+        f"{name} (integer work: no FLOP roof)" if name in integer else name
+        for name in {str(r["workload"]) for r in valid} - {str(r["workload"]) for r in placed}
     )
     latest = _latest_rooflines(data)
     for (kind,), rows in group(placed, "kind").items():
@@ -143,6 +154,7 @@ class ProfileRow:
 
     target: str
     workload: str
+    size: str
     mode: str
     threads: int
     profile: str
@@ -178,9 +190,9 @@ def _profile_row(r: dict[str, Any], ref: float) -> ProfileRow:
     shown = (f"{si(r['tput'])} {text(r['unit'])}/s", f"{r['tput'] / ref:.3g}x" if finite(ref)
              else MISSING, seconds(r["median_s"]), seconds(r["compile_s"]),
              seconds(r["cache_load_s"])) if ok else (MISSING,) * 5  # fmt: skip
-    return ProfileRow(str(r["target"]), text(r["workload"]), text(r["mode"]), int(r["threads"]),
-                      text(r["profile"]), text(r["vector_isa"]), *shown,
-                      "valid" if ok else f"failed: {text(r['error'])}", filters(r))  # fmt: skip
+    return ProfileRow(str(r["target"]), text(r["workload"]), text(r["size"]), text(r["mode"]),
+                      int(r["threads"]), text(r["profile"]), text(r["vector_isa"]), *shown,
+                      status_text(r), filters(r))  # fmt: skip
 
 
 def profile_rows(cur: list[dict[str, Any]]) -> list[ProfileRow]:
@@ -188,13 +200,13 @@ def profile_rows(cur: list[dict[str, Any]]) -> list[ProfileRow]:
 
 
 def _profile_bars(profile: str, found: list[dict[str, Any]], several: bool) -> dict[str, Any]:
-    """One profile's bars; a failed case is a zero-height bar labelled 'failed'."""
-    names = [f"{r['workload']} ({r['mode']}, t{r['threads']})" if several else r["workload"]
-             for r in found]  # fmt: skip
+    """One profile's bars; a failed (or unfinished) case is a zero-height bar saying so."""
+    names = [f"{r['workload']} ({r['size']}, {r['mode']}, t{r['threads']})" if several
+             else r["workload"] for r in found]  # fmt: skip
     return {
         "type": "bar", "name": esc(profile), "x": [esc(n) for n in names],
         "y": [num(r["tput"] / r["_ref"]) if r["ok"] else 0 for r in found],
-        "text": [esc(text(r["vector_isa"])) if r["ok"] else "failed" for r in found],
+        "text": [esc(text(r["vector_isa"])) if r["ok"] else esc(status_label(r)) for r in found],
         "textposition": "outside", "meta": meta(found[0]),
         "customdata": [[esc(text(r["error"])) if not r["ok"] else ""] for r in found],
         "hovertemplate": f"{esc(profile)}<br>%{{x}}<br>%{{y:.3g}}x native<br>%{{text}} "
@@ -204,7 +216,8 @@ def _profile_bars(profile: str, found: list[dict[str, Any]], several: bool) -> d
 
 def _profile_figure(target: str, cases: list[list[dict[str, Any]]]) -> Figure:
     """Bars per profile: throughput relative to native, the vector ISA written on each bar."""
-    several = len({(c[0]["mode"], c[0]["threads"]) for c in cases}) > 1
+    several = len({(c[0]["workload"], c[0]["size"], c[0]["mode"], c[0]["threads"])
+                   for c in cases}) > len({c[0]["workload"] for c in cases})  # fmt: skip
     points = [r | {"_ref": _reference(rows)} for rows in cases for r in rows]
     traces = [_profile_bars(str(profile), found, several)
               for (profile,), found in group(points, "profile").items()]  # fmt: skip

@@ -20,6 +20,7 @@ from harness.report.figures import (
     native_first,
     panel_title,
     panels,
+    several_sizes,
 )
 from harness.report.format import esc, group, num, text
 from harness.report.tables import Filters
@@ -77,17 +78,31 @@ def _scaling_layout(workload: str, unit: str) -> dict[str, Any]:
     return out
 
 
+def _sweeps(cases: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """One line per host, size and profile that ran two or more thread counts, by trace name:
+    a tiny and a small sweep of one host are two lines, never one zigzag."""
+    sized, profiled = several_sizes(cases), len({r["profile"] for r in cases}) > 1
+    out = {}
+    for (label, size, profile), rows in group(cases, "label", "size", "profile").items():
+        if len({r["threads"] for r in rows}) > 1:
+            name = f"{label}, {size}" if sized else str(label)
+            out[f"{name} [{profile}]" if profiled else name] = rows
+    return out
+
+
 def scaling_charts(data: ReportData) -> list[Chart]:
     """Per workload: throughput, per vCPU and per core against threads, for hosts that swept."""
     rate = native_first([r for r in data.cur if r["ok"] and r["mode"] == "rate"])
     charts: list[Chart] = []
     for (workload,), cases in group(rate, "workload").items():
-        swept = {label: rows for (label,), rows in group(cases, "label").items()
-                 if len({r["threads"] for r in rows}) > 1}  # fmt: skip
+        swept = _sweeps(cases)
         if not swept:
             continue
-        traces = [t for label, rows in swept.items()
-                  for t in _scaling_traces(str(label), rows, data.colors[str(label)])]  # fmt: skip
+        traces = [
+            t
+            for name, rows in swept.items()
+            for t in _scaling_traces(name, rows, data.colors[str(rows[0]["label"])])
+        ]
         figure = {"data": traces, "layout": _scaling_layout(str(workload), text(cases[0]["unit"]))}
         found = Filters(str(cases[0]["category"]), "", "")
         charts.append(chart(f"scaling-{len(charts)}", f"Scaling of {workload}", figure, found))

@@ -1,7 +1,8 @@
 """The report's tables: cases, failures, compile profiles, prices, emulated runs, hosts.
 
 A failed case carries its error and never a number: every measured cell is MISSING, so a
-work count or a stale time cannot be read as a result.
+work count or a stale time cannot be read as a result. A case its run never reached (the run
+was interrupted or killed) reads unfinished, not failed: nothing about the code went wrong.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 from harness.keys import HostKind
 from harness.measure.sample_stats import Estimate, judged
 from harness.pricing.arithmetic import throughput_estimate
-from harness.report.data import RunInfo
-from harness.report.format import flatten, group, text, usd
+from harness.report.data import UNFINISHED, RunInfo
+from harness.report.format import CostScale, cost_scale, flatten, group, text, usd
 from harness.units import MISSING, finite, seconds, si
 
 _TEXT_FIELDS = ("workload", "mode", "host", "arch", "cpu", "instance_type", "size")
@@ -42,6 +43,8 @@ class TableRow:
     instance_type: str
     size: str
     ok: bool
+    state: str  # ok, failed, unfinished, pending (see data.case_state)
+    status: str  # what the status cell says: 'valid', 'failed', 'unfinished (run interrupted)'
     throughput: str
     ci: str
     median: str
@@ -59,12 +62,31 @@ def filters(row: dict[str, Any], category: bool = True) -> Filters:
     return Filters(str(row["category"]) if category else None, str(row["arch"]), str(row["cloud"]))
 
 
-def _cost(row: dict[str, Any]) -> tuple[str, str]:
-    """USD per million units with its interval; or MISSING and why the row has no cost."""
+def status_label(row: dict[str, Any]) -> str:
+    """The word a case's status reads as: its error, if it failed, is shown beside it once."""
+    state = str(row["state"])
+    if state == "unfinished":
+        return f"unfinished ({UNFINISHED.get(str(row['run_status']), 'run did not finish')})"
+    return {"ok": "valid", "failed": "failed", "pending": "not run yet"}.get(state, state)
+
+
+def error_text(row: dict[str, Any]) -> str:
+    """A failed case's error ('' when it recorded none, or did not fail)."""
+    return text(row["error"]) if row["state"] == "failed" and text(row["error"]) != MISSING else ""
+
+
+def status_text(row: dict[str, Any]) -> str:
+    """'valid', 'failed: <error>', 'unfinished (run interrupted)', 'not run yet'."""
+    error = error_text(row)
+    return f"{status_label(row)}: {error}" if error else status_label(row)
+
+
+def _cost(row: dict[str, Any], scale: CostScale) -> tuple[str, str]:
+    """Cost per the workload's scale of units, with its interval; or MISSING and why not."""
     if finite(row["usd_per_million"]):
-        cost = Estimate.from_columns(row, "usd_per_million")
+        cost = Estimate.from_columns(row, "usd_per_million").map(scale.of)
         spread = f" ({usd(cost.low)}\u2013{usd(cost.high)})" if cost.has_interval else ""
-        return f"{usd(cost.value)}{spread}", ""
+        return f"{usd(cost.value)}{spread} {scale.per(text(row['unit']))}", ""
     status = row["cost_status"]
     return MISSING, (f"not priced: {status}" if isinstance(status, str) else "not priced")
 
@@ -90,7 +112,7 @@ def _profile(row: dict[str, Any]) -> str:
     return f"{row['profile']} ({isa})" if isinstance(isa, str) and isa else str(row["profile"])
 
 
-def table_row(row: dict[str, Any]) -> TableRow:
+def table_row(row: dict[str, Any], scale: CostScale | None = None) -> TableRow:
     """Format one case; a failed case carries no numbers, only its error."""
     ok = bool(row["ok"])
     unit = f"{text(row['unit'])}/s"
@@ -104,18 +126,20 @@ def table_row(row: dict[str, Any]) -> TableRow:
         elif not judged(row.get("ci_method")):
             ci = "not judged: one process"
         median, compile_ = seconds(row["median_s"]), seconds(row["compile_s"])
-        (cost, note), latency = _cost(row), _latency(row)
-    error = "" if ok else (text(row["error"]) if text(row["error"]) != MISSING else "failed")
+        (cost, note), latency = _cost(row, scale or cost_scale([row])), _latency(row)
     texts = {name: text(row[name]) for name in _TEXT_FIELDS}
     return TableRow(
-        **texts, threads=int(row["threads"]), ok=ok, throughput=throughput, ci=ci, median=median,
-        compile=compile_, profile=_profile(row), cost=cost, cost_note=note, latency=latency,
-        load=load_note(row) if ok else "", error=error, filters=filters(row),
+        **texts, threads=int(row["threads"]), ok=ok, state=str(row["state"]),
+        status=status_label(row), error=error_text(row), throughput=throughput, ci=ci,
+        median=median, compile=compile_, profile=_profile(row), cost=cost, cost_note=note,
+        latency=latency, load=load_note(row) if ok else "", filters=filters(row),
     )  # fmt: skip
 
 
 def case_rows(rows: list[dict[str, Any]]) -> list[TableRow]:
-    return [table_row(r) for r in rows]
+    """Every case, its cost on its workload's scale (the one its chart uses)."""
+    scales = {key: cost_scale(found) for key, found in group(rows, "workload").items()}
+    return [table_row(r, scales[(r["workload"],)]) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -215,6 +239,7 @@ class EmulatedRow:
     host: str
     arch: str
     profile: str
+    size: str
     status: str
     median: str
     filters: Filters
@@ -223,9 +248,8 @@ class EmulatedRow:
 def emulated_rows(rows: list[dict[str, Any]]) -> list[EmulatedRow]:
     out = []
     for r in rows:
-        status = "valid" if r["ok"] else f"failed: {text(r['error'])}"
         median = seconds(r["median_s"]) if r["ok"] else MISSING
         out.append(EmulatedRow(text(r["workload"]), text(r["mode"]), int(r["threads"]),
-                               text(r["host"]), text(r["arch"]), _profile(r), status, median,
-                               filters(r)))  # fmt: skip
+                               text(r["host"]), text(r["arch"]), _profile(r), text(r["size"]),
+                               status_text(r), median, filters(r)))  # fmt: skip
     return out
