@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -161,6 +162,12 @@ def main() -> None:
         medians = [r["median_s"] for r in got[c]]
         cost = np.median([r["cost_s"] for r in got[c]])
         print(f"  {c:9s} {_spread(medians)}  cost per replicate {cost:.2f} s")
+    if "fresh" in got:  # does a condition's spread differ from fresh interpreters'? (Levene)
+        fresh = np.log([r["median_s"] for r in got["fresh"]])
+        for c in conditions[1:] if conditions[0] == "fresh" else conditions:
+            if c != "fresh":
+                test = stats.levene(fresh, np.log([r["median_s"] for r in got[c]]))
+                print(f"  spread of {c} against fresh: Levene p = {test.pvalue:.3f}")
 
 
 if __name__ == "__main__":

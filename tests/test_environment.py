@@ -58,7 +58,10 @@ def test_a_known_chip_expects_the_cpu_name_llvm_actually_reports(env: dict[str, 
     assert env["cpu"]["expected_llvm_cpu"] == env["llvm"]["host_cpu"]
 
 
-@pytest.mark.skipif(not _this_host_is_zen5(), reason="checks this sandbox's AMD family-26 CPU")
+@pytest.mark.skipif(
+    not _this_host_is_zen5(),
+    reason="checks an AMD Zen 5 host (family 26); this host is another CPU",
+)
 def test_this_sandbox_is_an_amd_turin_with_no_cloud(env: dict[str, Any]) -> None:
     """The development machine: x86_64, 'AMD EPYC' family 26 model 2, no DMI files."""
     cpu = env["cpu"]

@@ -14,16 +14,35 @@ from harness.measure import host_load
 
 def test_a_busy_neighbour_is_counted_as_other_load() -> None:
     """A process spinning beside the measured one shows up as other load and flags noise."""
-    start = host_load.snapshot(os.getpid())
-    spinner = subprocess.Popen(
-        [sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<1.0: pass"]
-    )
-    spinner.wait()
-    time.sleep(0.05)
-    result = host_load.measure(start)
+    measured = subprocess.Popen(["sleep", "30"])  # the "worker": idle, and not the spinner's parent
+    try:
+        start = host_load.snapshot(measured.pid)
+        spinner = subprocess.Popen(
+            [sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<1.0: pass"]
+        )
+        spinner.wait()
+        time.sleep(0.05)
+        result = host_load.measure(start)
+    finally:
+        measured.kill()
+        measured.wait()
     assert result["other_load"] > 0.2
     assert result["noisy"] is True
     assert 0.0 <= result["steal"] <= 1.0
+
+
+def test_a_reaped_child_counts_as_the_workers_own_cpu() -> None:
+    """CPU of a child the worker forked and has already reaped (a forked replicate) is the
+    worker's own, not other load."""
+    before = host_load.snapshot(os.getpid())
+    pid = os.fork()
+    if pid == 0:  # burn half a second of CPU time, then end
+        while time.process_time() < 0.5:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+    after = host_load.snapshot(os.getpid())
+    assert after.own - before.own >= 0.45
 
 
 def test_wait_quiet_gives_up_on_a_busy_host_after_its_limit() -> None:

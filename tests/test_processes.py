@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import Harness
+from conftest import FIXTURE_WORKLOADS, Harness
 from harness.analysis.significance import pair_test, welch_log
 from harness.measure.placement import PAGE, STAGGER, place
 
@@ -106,6 +106,38 @@ def test_a_case_wider_than_the_ci_target_gets_processes_up_to_the_cap(
     assert len(case["process_medians"]) == 5
     assert case["precision"]["met"] is False and case["precision"]["target"] == 0.000001
     assert "1 case(s) reached --max-processes 5" in err and "0/1 case(s) within" in err
+
+
+def test_forked_replicates_reach_the_cap_and_say_so(harness: Harness, tmp_path: Path) -> None:
+    """With --replicates fork the added processes are forked children: the case still reaches
+    --max-processes, each timing as many rounds as the first, and the line says forked."""
+    case, err = _adaptive_run(harness, tmp_path / "o", "--ci-target", "0.000001",
+                              "--max-processes", "7", "--replicates", "fork")  # fmt: skip
+    assert len(case["process_medians"]) == 7 and case["precision"]["met"] is False
+    assert "forked process(es) more" in err and "reached --max-processes 7" in err
+    (run,) = (tmp_path / "o").iterdir()
+    (bench,) = json.loads((run / "benchmarks.json").read_text())["benchmarks"]
+    assert len(set(bench["extra_info"]["process_rounds"])) == 1
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["options"]["replicates"] == "fork"
+
+
+def test_a_forked_replicate_that_crashes_fails_only_its_case(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """A segfault in a forked replicate fails that case as a later process's crash; the other
+    workload of the run still gets its forked processes."""
+    out = tmp_path / "o"
+    result = harness("run", "--size", "tiny", "--mode", "speed", "--no-roofline",
+                     "--workload-path", str(FIXTURE_WORKLOADS), "--workloads",
+                     "faulty_forked,triad", "--processes", "3", "--ci-target", "0.000001",
+                     "--max-processes", "5", "--replicates", "fork", "--out", str(out))  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    (run,) = out.iterdir()
+    cases = {c["workload"]: c for c in json.loads((run / "manifest.json").read_text())["cases"]}
+    assert cases["faulty_forked"]["status"] == "failed"
+    assert "a later process: worker killed by SIGSEGV" in cases["faulty_forked"]["error"]
+    assert len(cases["triad"]["process_medians"]) == 5
 
 
 def test_a_met_ci_target_adds_no_process(harness: Harness, tmp_path: Path) -> None:

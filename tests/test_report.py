@@ -21,7 +21,7 @@ from harness.report import render
 from harness.report.figures import pareto
 from harness.report.format import cost_scale
 from harness.report.render import escape_json, flatten, render_report, write_report
-from harness.report.summary import sentence
+from harness.report.wording import sentence
 from harness.results import SCHEMA, SCHEMA_VERSION, find_runs
 
 HOSTILE_HOST = "<script>alert(1)</script>"
@@ -375,7 +375,7 @@ def test_verdict_claims_a_difference_only_when_the_interval_excludes_one(
 
 def test_best_target_is_named_only_when_its_interval_clears_the_rest() -> None:
     """Overlapping intervals give "no clear winner"; a separated top target is named."""
-    from harness.report.summary import _top
+    from harness.report.wording import top as _top
 
     def frame(low: float) -> pd.DataFrame:
         rows = [

@@ -44,7 +44,9 @@ def test_summary_rows_of_an_a_a_pair_hold_one(harness: Harness, two_labels: Path
         pytest.skip(f"every case ran on a busy host: nothing summarised ({result.stderr})")
     assert set(rows[0]) == COLUMNS
     assert all(r["baseline"] == LABELS[0] for r in rows)
-    assert {r["measure"] for r in judged} >= {"throughput", "perf_per_dollar"}
+    # a measure with no judged ratio is one whose every case ran on a busy host, and says so
+    if {r["measure"] for r in judged} < {"throughput", "perf_per_dollar"}:
+        assert "taken while the host was busy (noisy) are left out" in result.stderr
     # same machine: throughput ratios hold 1, work per dollar the price ratio (base / target)
     flat = json.loads(harness("export", str(two_labels), "--format", "json").stdout)
     prices = {r["target_type"]: r["price_per_hour"] for r in flat if r["price_per_hour"]}

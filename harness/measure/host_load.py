@@ -7,6 +7,7 @@ flagged noisy in its result and in the summary, never silently averaged in.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,15 +37,20 @@ def _busy(times: Any) -> float:
 
 
 def _own_cpu(pid: int) -> float:
-    """CPU seconds of the worker and its children (all their threads)."""
+    """CPU seconds of the worker and its children (all their threads), the children it has
+    already reaped (a forked replicate that has ended) included. A child that ends while it
+    is read is counted once it is reaped; only the worker's own end reads as nothing."""
     try:
         proc = psutil.Process(pid)
-        total = sum(proc.cpu_times()[:2])
-        for child in proc.children(recursive=True):
-            total += sum(child.cpu_times()[:2])
-        return float(total)
+        own = proc.cpu_times()
+        children = proc.children(recursive=True)
     except psutil.Error:
         return 0.0
+    total = own.user + own.system + own.children_user + own.children_system
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            total += sum(child.cpu_times()[:2])
+    return float(total)
 
 
 def snapshot(pid: int | None) -> Snapshot:

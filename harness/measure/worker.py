@@ -3,13 +3,15 @@
 It runs as ``python -m harness.measure.worker JOB.json`` in a fresh interpreter, so JIT state
 and heap never leak between workloads. Events go to the original stdout as JSON lines;
 everything else a kernel or library prints is moved to stderr, which the runner keeps in the
-run's log.
+run's log. With ``fork`` in the job (processes added for ``--ci-target``), each case runs in a
+child forked from this warm worker instead (``_fork_case``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -47,19 +49,93 @@ def _extra_work(name: str) -> float:
     return float(fraction) if target == name and fraction else 0.0
 
 
+def _inputs(workload: Workload, n: int, seed: int) -> tuple[Any, ...]:
+    """The case's inputs from the seed, placed at fixed page offsets (harness.measure.placement)."""
+    n_inputs = round(n * (1.0 + _extra_work(workload.name)))
+    return place(workload.make_inputs(n_inputs, np.random.default_rng(seed)))
+
+
 def _run_case(
-    workload: Workload, case: dict[str, Any], seed: int, timing: Timing, cache: dict[int, Any]
+    workload: Workload,
+    case: dict[str, Any],
+    seed: int,
+    timing: Timing,
+    cache: dict[int, Any],
+    expected: Any = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     n = int(case["n"])
     if n not in cache:
         cache.clear()  # one size's inputs at a time: large sizes are large
-        n_inputs = round(n * (1.0 + _extra_work(workload.name)))
-        inputs = place(workload.make_inputs(n_inputs, np.random.default_rng(seed)))
-        cache[n] = (inputs, workload.reference(*inputs))
+        inputs = _inputs(workload, n, seed)
+        cache[n] = (inputs, workload.reference(*inputs) if expected is None else expected)
     inputs, expected = cache[n]
     rounds = case.get("rounds")  # set for every process of a case after its first
     own = timing.exactly(int(rounds)) if rounds else timing
     return measure(workload, CaseKey.of(case), n, inputs, own, expected)
+
+
+def _fork_case(
+    channel: TextIO,
+    workload: Workload,
+    case: dict[str, Any],
+    seed: int,
+    timing: Timing,
+    warm: dict[int, Any],
+) -> None:
+    """One process of a case in a child forked from this worker (job ``fork``).
+
+    This process compiles the speed kernel (or loads it from the cache) and computes the
+    reference once per size; each child then makes its inputs afresh, in new physical pages,
+    and times the kernel it inherited. A rate kernel is loaded in the child: calling it here
+    would start its thread pool, which a fork does not survive (GNU OpenMP, TBB). A child
+    killed by a signal takes this worker down with the same signal, so the runner records the
+    case as it would for a fresh worker.
+    """
+    n = int(case["n"])
+    if n not in warm:
+        warm.clear()
+        try:
+            inputs = _inputs(workload, n, seed)
+            warm[n] = workload.reference(*inputs)
+            if case["mode"] == "speed":  # a parallel kernel's thread pool must not be forked
+                workload.kernel("speed")(*inputs)
+        except Exception:  # the case fails as it would unforked, with its error recorded
+            warm.clear()
+            _one_case(channel, workload, case, seed, timing, {})
+            return
+        del inputs
+    pid = os.fork()
+    if pid == 0:  # the child: fresh inputs, the parent's compiled kernel and reference
+        try:
+            _one_case(channel, workload, case, seed, timing, {}, warm[n])
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(os.waitstatus_to_exitcode(status))
+
+
+def _one_case(
+    channel: TextIO,
+    workload: Workload,
+    case: dict[str, Any],
+    seed: int,
+    timing: Timing,
+    inputs: dict[int, Any],
+    expected: Any = None,
+) -> None:
+    """Run one case in this process and report its start and its outcome."""
+    _emit(channel, event="start", case=case["id"])
+    try:
+        record, bench = _run_case(workload, case, seed, timing, inputs, expected)
+    except Exception as exc:  # a failing case is a result, not the end of the run
+        traceback.print_exc()
+        record, bench = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, None
+    _emit(channel, event="done", case=case["id"], record=record, benchmark=bench)
 
 
 def _warm_numba() -> None:
@@ -78,16 +154,14 @@ def main(argv: list[str]) -> int:
     inputs: dict[int, Any] = {}
     everything = set(os.sched_getaffinity(0))
     speed_cpu = job.get("speed_cpu")
+    seed, warm = int(job["seed"]), dict[int, Any]()
     for case in job["cases"]:
-        _emit(channel, event="start", case=case["id"])
         # speed cases on one fixed CPU; rate cases on all of them (harness.measure.affinity)
         pin(speed_cpu if case["mode"] == "speed" else None, everything)
-        try:
-            record, bench = _run_case(workload, case, int(job["seed"]), timing, inputs)
-        except Exception as exc:  # a failing case is a result, not the end of the run
-            traceback.print_exc()
-            record, bench = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, None
-        _emit(channel, event="done", case=case["id"], record=record, benchmark=bench)
+        if job.get("fork"):
+            _fork_case(channel, workload, case, seed, timing, warm)
+        else:
+            _one_case(channel, workload, case, seed, timing, inputs)
     return 0
 
 

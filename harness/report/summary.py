@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
-from harness.measure.sample_stats import judged
 from harness.pricing.summary import geomean_estimate, summary_or_gap
 from harness.report.format import ratio, rows_of, usd
 from harness.report.tables import Filters, why_unpriced
+from harness.report.wording import sentence, top, words
 from harness.units import MISSING, finite
 
 DETAILED = 8  # targets up to which each verdict is repeated per category
@@ -202,30 +202,6 @@ def _about(targets: pd.DataFrame, target: str) -> tuple[str, str, str]:
     return str(meta["arch"]), str(meta["cloud"]), price
 
 
-def _x(value: float) -> str:
-    """Two significant digits, zeros kept: 2.0, 0.88, 1.4."""
-    return format(value, "#.2g").rstrip(".")
-
-
-def _words(category: str) -> str:
-    return "all workloads" if category == "all" else f"{category} workloads"
-
-
-def sentence(target: str, baseline: str, what: str, r: dict[str, Any]) -> str:
-    """One verdict: a difference only when the interval excludes 1."""
-    g = geomean_estimate(r)
-    value, low, high, n = g.value, g.low, g.high, g.n
-    where = _words(str(r["category"]))
-    if not g.has_interval:
-        why = g.method if not judged(g.method) else f"from {n} case only: too few for an interval"
-        return f"{target}: {_x(value)}x the {what} of {baseline} on {where}; {why}."
-    interval = f"{g.confidence:.0%} CI {_x(low)}\u2013{_x(high)}, {n} cases"
-    if low <= 1.0 <= high:
-        return (f"{target}: no clear difference in {what} from {baseline} on {where} "
-                f"({_x(value)}x, {interval}).")  # fmt: skip
-    return f"{target}: {_x(value)}x the {what} of {baseline} on {where} ({interval})."
-
-
 def _verdicts(summary: Summary, current: pd.DataFrame, targets: pd.DataFrame) -> list[Verdict]:
     """Per target: work per dollar over all workloads, then per category (throughput when
     nothing is priced); an unpriced target is said to be not priced, with the reason."""
@@ -254,27 +230,13 @@ def _verdicts(summary: Summary, current: pd.DataFrame, targets: pd.DataFrame) ->
     return out
 
 
-def _top(part: pd.DataFrame, category: str, baseline: str) -> str:
-    rows = [r for r in rows_of(part) if r["category"] == category]
-    if not rows:
-        return MISSING
-    ranked = sorted(rows, key=lambda r: r["geomean"], reverse=True)
-    top, best = ranked[0], geomean_estimate(ranked[0])
-    said = f"{top['group']}: {ratio(best)} {baseline}"
-    for other in ranked[1:]:  # named only when its interval clears every other target's
-        rival = geomean_estimate(other)
-        if not (best.has_interval and rival.has_interval) or best.low <= rival.high:
-            return f"no clear winner ({said}; {other['group']}: {ratio(rival)}, overlapping)"
-    return said
-
-
 def _best(summary: Summary) -> list[Best]:
     """Per category: the target with the most work per dollar, and the fastest."""
     ppd, tput = summary.frames[("perf_per_dollar", "rate")], summary.frames[("throughput", "rate")]
     categories = sorted(set(ppd["category"]) | set(tput["category"]), key=lambda c: (c != "all", c))
     base = f"of {summary.baseline}"
-    return [Best(_words(str(c)), _top(ppd, str(c), base) if not ppd.empty else "not priced",
-                 _top(tput, str(c), base), Filters(None if c == "all" else str(c), "", ""))
+    return [Best(words(str(c)), top(ppd, str(c), base) if not ppd.empty else "not priced",
+                 top(tput, str(c), base), Filters(None if c == "all" else str(c), "", ""))
             for c in categories]  # fmt: skip
 
 

@@ -97,7 +97,7 @@ def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
         default=None,
         metavar="FRACTION",
         help="precision to reach per case: the relative half-width of its 95%% interval. After "
-        "the --processes passes, cases still wider get one more process a pass (default: 0.05, "
+        "the --processes passes, cases still wider get more processes (default: 0.05, "
         "or $HARNESS_CI_TARGET; 0: off). 5%% matches compare's --threshold; processes differ by "
         "7-16%% on shared hosts, so a noisy case needs about 10 processes to get there",
     )
@@ -114,6 +114,15 @@ def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
         metavar="SECONDS",
         help="time the added processes may take in all (default: as long as the first "
         "--processes passes took, so a run at most doubles)",
+    )
+    p.add_argument(
+        "--replicates",
+        choices=("fork", "fresh"),
+        default="fork",
+        help="how the processes added for --ci-target are made: fork (default) from a worker "
+        "that has imported Numba and loaded the kernel, each child making fresh inputs in new "
+        "pages; fresh: a new interpreter each. The first --processes are always fresh "
+        "interpreters; benchmarks/replicates.py measures how the two differ",
     )
     p.add_argument(
         "--max-time",

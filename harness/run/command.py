@@ -122,7 +122,8 @@ def _ci_target(args: argparse.Namespace, processes: int, emulated: bool) -> dict
     if most < processes:
         raise UserError(f"--max-processes {most} is below --processes {processes}")
     target = 0.0 if emulated or processes < 2 else target  # nothing to narrow
-    return {"ci_target": target, "max_processes": most, "ci_budget_s": args.ci_budget}
+    return {"ci_target": target, "max_processes": most, "ci_budget_s": args.ci_budget,
+            "replicates": args.replicates}  # fmt: skip
 
 
 def _new_request(args: argparse.Namespace) -> Any:

@@ -52,6 +52,7 @@ class RunOptions:
     ci_target: float = 0.0  # relative half-width to add processes for (harness.run.adaptive)
     max_processes: int = 0  # most processes a case may reach that way
     ci_budget_s: float | None = None  # seconds the added passes may take (None: as the first)
+    replicates: str = "fresh"  # added processes: "fork" from a warm worker, or "fresh"
 
     @property
     def interpreter(self) -> list[str]:
@@ -84,6 +85,7 @@ class RunOptions:
             ci_target=float(data.get("ci_target") or 0.0),
             max_processes=int(data.get("max_processes") or 0),
             ci_budget_s=data.get("ci_budget_s"),
+            replicates=str(data.get("replicates") or "fresh"),
         )
 
 
@@ -177,15 +179,17 @@ def first_rounds(writer: RunWriter, case_id: str) -> int | None:
 
 
 def _job(
-    workload: Workload, cases: Sequence[Case], options: RunOptions, writer: RunWriter
+    workload: Workload, cases: Sequence[Case], options: RunOptions, writer: RunWriter, fork: bool
 ) -> dict[str, Any]:
-    """The worker's job file: every process after a case's first times as many rounds."""
+    """The worker's job file: every process after a case's first times as many rounds; with
+    ``fork`` each case (a case may repeat) runs in a child forked from the warm worker."""
     timing = timing_share(asdict(options.timing), options.processes)
     return {
         "ref": workload.module,
         "seed": options.seed,
         "timing": timing,
         "speed_cpu": options.speed_cpu,
+        "fork": fork,
         "cases": [{**asdict(c), "id": c.id, "rounds": first_rounds(writer, c.id)} for c in cases],
     }
 
@@ -197,15 +201,20 @@ def run_workload(
     options: RunOptions,
     writer: RunWriter,
     progress: Progress,
+    fork: bool = False,
 ) -> None:
-    """Run one workload's cases under one profile, with a new worker after a crash or hang."""
+    """Run one workload's cases under one profile, with a new worker after a crash or hang.
+
+    With ``fork`` the cases (which may repeat: one entry per process) run in children forked
+    from one warm worker (harness.measure.worker), interleaved as listed.
+    """
     pending = list(cases)
     logs = writer.run_dir / "logs"
     logs.mkdir(exist_ok=True)
     stem = f"{workload.name}.{profile.name}"
     while pending:
         job_path = logs / f"{stem}.job.json"
-        job_path.write_text(json.dumps(_job(workload, pending, options, writer)))
+        job_path.write_text(json.dumps(_job(workload, pending, options, writer, fork)))
         env = worker_env(options, profile)
         worker = _Worker(options.interpreter, job_path, logs / f"{stem}.log", env)
         try:

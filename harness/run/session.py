@@ -105,7 +105,8 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
     opts = run.manifest.get("options") or {}
     paths = [Path(p) for p in opts.get("workload_paths", [])]
     options = RunOptions.from_json(opts, str(environment.get("arch")))
-    todo = [c for c in run.results if c.processes < options.processes]
+    owed = adaptive.unfinished(run.manifest, options)
+    todo = [c for c in run.results if c.processes < options.processes or c.id in owed]
     if not todo:
         raise UserError(f"run {run.run_id} has no missing or failed case or process to resume")
     names = ",".join(dict.fromkeys(c.key.workload for c in todo))
@@ -163,8 +164,10 @@ def reopen(run: Run, request: RunRequest, console: Console) -> RunWriter:
     writer.manifest["status"] = "running"
     writer.flush()
     processes = sum(len(request.passes(c)) for c in request.cases)
+    owed = sum(not request.passes(c) for c in request.cases)
+    more = f", then added processes for {owed} case(s) wider than --ci-target" if owed else ""
     console.print(f"resuming run [bold]{run.run_id}[/]: {len(request.cases)} cases, "
-                  f"{processes} processes to run")  # fmt: skip
+                  f"{processes} processes to run{more}")  # fmt: skip
     return writer
 
 
@@ -175,9 +178,15 @@ def _runs_in(request: RunRequest, writer: RunWriter, number: int, case: Case) ->
 
 
 def _one_pass(
-    request: RunRequest, writer: RunWriter, progress: Any, runs: Callable[[Case], bool]
+    request: RunRequest,
+    writer: RunWriter,
+    progress: Any,
+    runs: Callable[[Case], bool],
+    repeats: Mapping[str, int] | None = None,
 ) -> None:
-    """Every workload once, with the cases ``runs`` picks for this pass."""
+    """Every workload once, with the cases ``runs`` picks for this pass; with ``repeats``
+    (processes per case id), that many forked processes of each, interleaved."""
+    fork = repeats is not None
     for workload in request.workloads:
         for profile in request.profiles:
             cases = [
@@ -185,8 +194,11 @@ def _one_pass(
                 for c in request.cases
                 if c.workload == workload.name and c.profile == profile.name and runs(c)
             ]
+            if repeats is not None:
+                cases = [c for i in range(max((repeats[c.id] for c in cases), default=0))
+                         for c in cases if repeats[c.id] > i]  # fmt: skip
             if cases:
-                run_workload(workload, profile, cases, request.options, writer, progress)
+                run_workload(workload, profile, cases, request.options, writer, progress, fork)
 
 
 def _left(request: RunRequest, writer: RunWriter, after: int) -> int:
@@ -216,13 +228,16 @@ def _more_processes(
 ) -> None:
     """Processes added to the cases still wider than ``--ci-target`` (harness.run.adaptive)."""
 
-    def run_pass(number: int, runs: Callable[[Case], bool]) -> None:
-        wide = [c for c in request.cases if runs(c)]
-        progress.grow(len(wide))
-        console.print(f"process {number + 1}: {len(wide)} case(s) still wider than "
-                      f"±{request.options.ci_target:.0%}")  # fmt: skip
+    def run_pass(number: int, repeats: Mapping[str, int]) -> None:
+        added = sum(repeats.values())
+        progress.grow(added)
+        how = "forked" if request.options.replicates == "fork" else "fresh"
+        target = request.options.ci_target
+        console.print(f"process {number + 1}: {len(repeats)} case(s) still wider than "
+                      f"±{target:.0%}: {added} {how} process(es) more")  # fmt: skip
         _wait_quiet(request.options.wait_quiet_s, console)
-        _one_pass(request, writer, progress, runs)
+        fork = repeats if request.options.replicates == "fork" else None
+        _one_pass(request, writer, progress, lambda c: c.id in repeats, fork)
 
     added, why = adaptive.extend(writer, request.cases, request.options, run_pass, spent_s)
     if why != "off":
