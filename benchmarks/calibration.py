@@ -25,11 +25,11 @@ WORKLOADS = "triad,logprob_eval,feature_normalize"
 AIM = 0.90
 
 
-def one_run(out: Path, workloads: str) -> dict[str, tuple[float, float, float]]:
+def one_run(out: Path, workloads: str, target: str) -> dict[str, tuple[float, float, float]]:
     """Each case's (estimate, low, high) from one fresh harness run."""
     subprocess.run(
         [sys.executable, "-m", "harness", "run", "--workloads", workloads, "--size", "tiny",
-         "--mode", "speed", "--no-roofline", "--processes", "5", "--ci-target", "0",
+         "--mode", "speed", "--no-roofline", "--processes", "5", "--ci-target", target,
          "--out", str(out)],
         cwd=ROOT, check=True, capture_output=True, text=True,
     )  # fmt: skip
@@ -43,12 +43,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--workloads", default=WORKLOADS)
+    p.add_argument("--ci-target", default="0", help="the runs' --ci-target (default 0: off)")
     args = p.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as name:
-        runs = [one_run(Path(name) / f"run{i}", args.workloads) for i in range(args.runs)]
-    print(f"calibration: {args.runs} runs of {args.workloads} (tiny, speed, 5 processes), "
-          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+        runs = [one_run(Path(name) / f"run{i}", args.workloads, args.ci_target)
+                for i in range(args.runs)]  # fmt: skip
+    print(f"calibration: {args.runs} runs of {args.workloads} (tiny, speed, 5 processes, "
+          f"--ci-target {args.ci_target}), {time.perf_counter() - started:.0f} s")  # fmt: skip
     hits = total = 0
     for case in runs[0]:
         found = [r[case] for r in runs if case in r]
@@ -60,6 +62,22 @@ def main() -> None:
               f"median ±{width:.2%}")  # fmt: skip
         hits, total = hits + covered, total + len(found)
     print(f"coverage {hits}/{total} = {hits / total:.0%} (aim >= {AIM:.0%})")
+    shared(runs)
+
+
+def shared(runs: list[dict[str, tuple[float, float, float]]]) -> None:
+    """How much of a run's shift its cases share: the mean correlation, over pairs of cases,
+    of their runs' log deviations from the case's median. Near 1: a host state that lasts a
+    whole run moves every case alike; near 0: each case's shift is its own."""
+    cases = [c for c in runs[0] if all(c in r for r in runs)]
+    dev = np.array([[np.log(r[c][0]) for r in runs] for c in cases])
+    dev -= np.median(dev, axis=1, keepdims=True)
+    if len(cases) < 2:
+        return
+    corr = np.corrcoef(dev)
+    pairs = corr[np.triu_indices(len(cases), 1)]
+    print(f"run-to-run shifts shared between cases: mean correlation {np.mean(pairs):+.2f} "
+          f"over {len(pairs)} pair(s)")  # fmt: skip
 
 
 if __name__ == "__main__":
