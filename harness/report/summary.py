@@ -136,9 +136,13 @@ def _replicates(rows: pd.DataFrame) -> str:
             "rests on one run on one instance, so run-to-run and instance-to-instance "
             "variation are not included: pool several runs or instances of a type for them."
         )
+    hosts = rows.loc[rows["ok"]].groupby("target")["host"].nunique()
+    single = sorted(str(t) for t, n in hosts.items() if n == 1)
+    alone = (f" {', '.join(single)} {'rests' if len(single) == 1 else 'rest'} on one instance: "
+             "instance-to-instance variation is not included." if single else "")  # fmt: skip
     return (
         f"Intervals resample the cases and each case's worker processes; the runs of "
-        f"{', '.join(pooled)} are pooled as replicates (their differences included)."
+        f"{', '.join(pooled)} are pooled as replicates (their differences included).{alone}"
     )
 
 
