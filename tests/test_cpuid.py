@@ -34,6 +34,7 @@ EXPECTED = {
     ("ampere-altra-oci-a1-12vcpu", "lscpu.txt"): ("Ampere", "Ampere Altra", "Altra", "neoverse-n1"),
     ("alibaba-yitian-710-g8y", "cpuinfo.txt"): ("Alibaba", "Yitian 710", "Yitian", "neoverse-n2"),
     ("derived-cobalt-100", "cpuinfo.txt"): ("Microsoft", "Cobalt 100", "Cobalt", "neoverse-n2"),
+    ("github-arm64-cobalt-100", "lscpu.txt"): ("Microsoft", "Cobalt 100", "Cobalt", "neoverse-n2"),
     ("intel-8488c-m7i.24xlarge", "cpuinfo.txt"): (
         "Intel", "Xeon Platinum 8488C", "Sapphire Rapids", "sapphirerapids"),
     ("intel-8488c-c7i.metal-48xl", "lscpu.txt"): (
@@ -101,6 +102,47 @@ def test_the_cloud_settles_a_neoverse_n1_without_other_evidence(cloud: str) -> N
     facts = dataclasses.replace(facts_of("ampere-altra", "cpuinfo.txt"), bogomips=None)
     assert identify(facts).candidates == ("Graviton2", "Ampere Altra")
     assert identify(facts, cloud).name == ("Graviton2" if cloud == "aws" else "Ampere Altra")
+
+
+def test_a_neoverse_n2_is_cobalt_100_on_azure_and_yitian_710_on_alibaba() -> None:
+    """0x41/0xd49 is Cobalt 100 (a GitHub arm64 runner) or Yitian 710: BogoMIPS or the cloud
+    decides; with neither, both come back as candidates."""
+    runner = facts_of("github-arm64-cobalt-100", "lscpu.txt")
+    assert (runner.implementer, runner.model_name, runner.bogomips) == (0x41, "Neoverse-N2", 2000.0)
+    bare = dataclasses.replace(runner, bogomips=None)
+    assert identify(bare).candidates == ("Yitian 710", "Cobalt 100")
+    assert identify(bare, cloud="azure").name == "Cobalt 100"
+    assert identify(bare, cloud="alibaba").name == "Yitian 710"
+
+
+def test_a_known_cloud_that_sells_none_of_a_parts_chips_leaves_the_bare_core() -> None:
+    """A Neoverse N2 on GCP is neither Cobalt 100 nor Yitian 710: no chip of another cloud."""
+    bare = dataclasses.replace(facts_of("github-arm64-cobalt-100", "lscpu.txt"), bogomips=None)
+    chip = identify(bare, cloud="gcp")
+    assert decoded(chip) == ("Arm", "Neoverse N2", "Neoverse N2", "neoverse-n2")
+    assert chip.candidates == () and chip.known
+
+
+def test_kunpeng_920_is_identified_from_its_midr_or_lscpu_name() -> None:
+    """HiSilicon 0x48/0xd01 (lscpu 'Kunpeng-920') is Huawei's Kunpeng 920, LLVM tsv110."""
+    by_midr = identify(CpuFacts("aarch64", implementer=0x48, part=0xD01))
+    by_name = identify(CpuFacts("aarch64", implementer=0x48, model_name="Kunpeng-920"))
+    for chip in (by_midr, by_name):
+        assert decoded(chip) == ("Huawei", "Kunpeng 920", "Kunpeng", "tsv110") and chip.known
+
+
+def test_an_upper_case_brand_string_matches_its_row() -> None:
+    """GCP C4 prints 'INTEL(R) XEON(R) PLATINUM 8581C CPU @ 2.30GHz'; case does not matter."""
+    brand = "INTEL(R) XEON(R) PLATINUM 8581C CPU @ 2.30GHz"
+    chip = identify(CpuFacts("x86_64", "GenuineIntel", brand, 6, 0xCF, 2))
+    assert chip.name == "Xeon Platinum 8581C" and chip.known
+
+
+@pytest.mark.parametrize("model", [0x10, 0x11, 0x1F])
+def test_turin_dense_models_are_zen_5c(model: int) -> None:
+    """Family 26 models 0x10-0x1f (EPYC 9645, 9965) are Turin dense, Zen 5c, znver5."""
+    chip = identify(CpuFacts("x86_64", "AuthenticAMD", "AMD EPYC", 26, model, 0))
+    assert (chip.family, chip.core, chip.llvm_cpu) == ("Turin dense", "Zen 5c", "znver5")
 
 
 def test_a_neoverse_v2_without_flags_stays_undecided_even_on_aws() -> None:

@@ -123,7 +123,7 @@ def _x86_row(raw: Any, where: str) -> X86Row:
         raise UserError(f"{where}: key 'model_ranges' must hold [low, high] pairs")
     try:
         if "model_name" in row:
-            row["model_name"] = re.compile(row["model_name"])
+            row["model_name"] = re.compile(row["model_name"], re.IGNORECASE)  # GCP C4: upper
     except re.error as exc:
         raise UserError(f"{where}: key 'model_name' is not a regular expression: {exc}") from exc
     return X86Row(**row)

@@ -198,8 +198,11 @@ def _arm_row_for(facts: CpuFacts, table: ChipTable) -> ArmRow | None:
 
 
 def _pick(row: ArmRow, facts: CpuFacts, cloud: str | None) -> Chip:
-    """The chip on this part: settled by the cloud, then by the evidence, else candidates."""
-    pool = [c for c in row.chips if cloud and cloud in c.clouds] or list(row.chips)
+    """The chip on this part: settled by the cloud, then by the evidence, else candidates.
+
+    A known cloud that sells none of the part's chips leaves the bare core: a chip of another
+    cloud is never borrowed."""
+    pool = [c for c in row.chips if not cloud or not c.clouds or cloud in c.clouds]
     survivors = [c for c in pool if _verdict(c, facts) is not False]
     confirmed = [c for c in survivors if _verdict(c, facts)]
     chosen = pool if len(pool) == 1 else survivors if len(survivors) == 1 else confirmed
