@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from harness.errors import UserError
 
@@ -22,8 +22,8 @@ Category = Literal["preprocess", "embed", "evaluate", "agent", "probe"]
 Bound = Literal["memory", "compute", "latency", "integer"]
 SIZES: tuple[str, ...] = ("tiny", "small", "default", "large")
 MODES: tuple[str, ...] = ("speed", "rate")
-CATEGORIES: tuple[str, ...] = ("preprocess", "embed", "evaluate", "agent", "probe")
-BOUNDS: tuple[str, ...] = ("memory", "compute", "latency", "integer")
+CATEGORIES: tuple[str, ...] = get_args(Category)
+BOUNDS: tuple[str, ...] = get_args(Bound)
 
 Kernel = Callable[..., Any]
 

@@ -65,15 +65,15 @@ def _fresh_dispatcher(dispatcher: Any, memo: dict[int, Any]) -> None:
         cell.cell_contents = _swap(cell.cell_contents, memo)
 
 
-def _key(dispatcher: Any, args: Sequence[Any]) -> tuple[int, str]:
-    return (id(dispatcher), str(tuple(dispatcher.typeof_pyval(a) for a in args)))
+def _types(dispatcher: Any, args: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(dispatcher.typeof_pyval(a) for a in args)
 
 
 def remember(kernel: Callable[..., Any], args: Sequence[Any], seconds: float) -> None:
     """A first call that compiled from nothing (a cache miss) is this kernel's cold compile for
     these argument types: a later size with the same types reports it, not a second compile."""
     if _jitted(kernel) and not isinstance(kernel, ModuleType):
-        _COLD_S.setdefault(_key(kernel, args), seconds)
+        _COLD_S.setdefault((id(kernel), str(_types(kernel, args))), seconds)
 
 
 def cold_compile_time(kernel: Callable[..., Any], args: Sequence[Any]) -> float | None:
@@ -82,9 +82,8 @@ def cold_compile_time(kernel: Callable[..., Any], args: Sequence[Any]) -> float 
     process compiled before shortens it, and a cache hit and a miss report the same."""
     if not _jitted(kernel) or isinstance(kernel, ModuleType):
         return None
-    dispatcher: Any = kernel
-    types = tuple(dispatcher.typeof_pyval(a) for a in args)
-    key = _key(dispatcher, args)
+    types = _types(kernel, args)
+    key = (id(kernel), str(types))
     if key not in _COLD_S:
         fresh = _fresh(kernel, {})
         start = time.perf_counter()

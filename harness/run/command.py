@@ -30,7 +30,9 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
     if not row["valid"]:
         return [case, "", "", "", "", "", "", f"[red]{row['status']}: {row['error']}[/]"]
     attained, roof = row["attained"], row["roof_limit"]
-    unread = {"integer": "integer: no FLOP roof", "cache-resident": "cache-resident"}
+    from harness.pricing.rows import CACHE_RESIDENT, INTEGER  # pandas: not at start-up
+
+    unread = {INTEGER: "integer: no FLOP roof", CACHE_RESIDENT: "cache-resident"}
     read = f"{attained:.0%} of {roof.split('_')[0]}" if attained == attained else None
     limit = read or unread.get(roof, "")
     rate = throughput_estimate(row)
