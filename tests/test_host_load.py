@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +64,46 @@ def test_run_refuses_a_wait_quiet_that_is_not_positive(harness: Harness, tmp_pat
     """``--wait-quiet 0`` is one line naming the value, exit 2."""
     result = harness("run", "--wait-quiet", "0", "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "'0' is not a positive number of seconds" in result.stderr
+
+
+def test_each_case_is_timed_over_its_own_rounds(harness: Harness, tmp_path: Path) -> None:
+    """A case's elapsed time, read by the process that ran it, covers at least its timed rounds,
+    even for a short rate case straight after a speed case in the same worker."""
+    out = tmp_path / "o"
+    result = harness("run", "--workloads", "triad", "--size", "tiny", "--mode", "both",
+                     "--threads", "2", "--processes", "2", "--no-roofline", "--ci-target", "0",
+                     "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run_dir = next(out.iterdir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    benches = json.loads((run_dir / "benchmarks.json").read_text())["benchmarks"]
+    rounds = {b["extra_info"]["case"]: b["stats"]["data"] for b in benches}
+    for case in manifest["cases"]:
+        assert case["elapsed_s"] >= sum(rounds[case["id"]]), case["id"]
+        assert set(case["host_load"]) == {"steal", "other_load", "noisy"}
+
+
+def test_a_speed_case_leaves_the_threading_layer_unstarted() -> None:
+    """A speed case, pinned to one CPU, does not start Numba's threading layer, so the rate case
+    after it starts GNU OpenMP with every CPU in view."""
+    code = """
+import os, numba, numpy as np
+from harness.keys import CaseKey
+from harness.measure.timing import Timing, measure
+from harness.workload import import_ref
+w = import_ref("workloads.triad")
+inputs = w.make_inputs(4096, np.random.default_rng(0))
+everything = os.sched_getaffinity(0)
+os.sched_setaffinity(0, {min(everything)})
+timing = Timing(max_time=0.01, min_rounds=3, warmup_rounds=1, cold_compile=False)
+record, _ = measure(w, CaseKey("triad", "tiny", "speed", 1, "native"), 4096, inputs, timing)
+assert record["status"] == "ok", record
+try:
+    numba.threading_layer()
+    raise SystemExit("started by the speed case")
+except ValueError:
+    pass
+"""
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr + result.stdout

@@ -227,7 +227,11 @@ def measure(
     import numba
 
     mode, threads = key.mode, key.threads
-    numba.set_num_threads(threads)
+    if mode == "rate":
+        # Setting the count starts the threading layer. Never in a speed case: pinned to one
+        # CPU, GNU OpenMP would start believing the process has one CPU and park its threads
+        # between regions, which made tiny triad's rate case 10x slower after a speed case.
+        numba.set_num_threads(threads)
     kernel = workload.kernel(mode)
     record: dict[str, Any] = {"status": "failed", "error": None}
     first_s, got, cache_hit = first_call(kernel, inputs)

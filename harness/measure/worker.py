@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,6 +21,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from harness.keys import CaseKey
+from harness.measure import host_load
 from harness.measure.affinity import pin
 from harness.measure.placement import place
 from harness.measure.timing import Timing, measure
@@ -132,14 +134,26 @@ def _one_case(
     inputs: dict[int, Any],
     expected: Any = None,
 ) -> None:
-    """Run one case in this process and report its start and its outcome."""
+    """Run one case in this process and report its start and its outcome.
+
+    The case's wall time and the host's load are read here, around the case itself: read by
+    the runner when it handles the events, a short case would be timed over the milliseconds
+    in which the runner was still storing the case before it. With ``ack`` in the job the
+    process then waits for the runner to have stored the outcome, so the runner's own work
+    never overlaps the next case's timing.
+    """
     _emit(channel, event="start", case=case["id"])
+    before = host_load.snapshot(os.getpid())
     try:
         record, bench = _run_case(workload, case, seed, timing, inputs, expected)
     except Exception as exc:  # a failing case is a result, not the end of the run
         traceback.print_exc()
         record, bench = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, None
+    record = {**record, "elapsed_s": time.monotonic() - before.wall,
+              "host_load": host_load.measure(before)}  # fmt: skip
     _emit(channel, event="done", case=case["id"], record=record, benchmark=bench)
+    if case.get("ack"):
+        os.read(0, 1)  # one byte a case; end of input (the runner gone) reads as b""
 
 
 def _warm_numba() -> None:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.host.profiles import Profile, cache_dir
-from harness.measure import host_load
 from harness.measure.pooling import combine, timing_share
 from harness.measure.sample_stats import with_interval
 from harness.measure.timing import Timing
@@ -149,7 +148,7 @@ class _Worker:
             [*python, "-m", "harness.measure.worker", str(job)],
             stdout=subprocess.PIPE,
             stderr=self.log_handle,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # one byte a case: the outcome is stored, go on
             text=True,
             env=env,
             start_new_session=True,
@@ -165,8 +164,18 @@ class _Worker:
         except queue.Empty:
             return "timeout"
 
+    def go_on(self) -> None:
+        """Let the worker start its next case, now that this one's outcome is stored."""
+        assert self.proc.stdin is not None
+        with contextlib.suppress(OSError):  # a worker that has ended needs no word
+            self.proc.stdin.write("\n")
+            self.proc.stdin.flush()
+
     def close(self) -> None:
         _kill(self.proc)
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         self.log_handle.close()
 
 
@@ -182,7 +191,8 @@ def _job(
     workload: Workload, cases: Sequence[Case], options: RunOptions, writer: RunWriter, fork: bool
 ) -> dict[str, Any]:
     """The worker's job file: every process after a case's first times as many rounds; with
-    ``fork`` each case (a case may repeat) runs in a child forked from the warm worker."""
+    ``fork`` each case (a case may repeat) runs in a child forked from the warm worker; ``ack``:
+    after each case the worker waits for the runner to have stored it (``_Worker.go_on``)."""
     timing = timing_share(asdict(options.timing), options.processes)
     return {
         "ref": workload.module,
@@ -190,7 +200,10 @@ def _job(
         "timing": timing,
         "speed_cpu": options.speed_cpu,
         "fork": fork,
-        "cases": [{**asdict(c), "id": c.id, "rounds": first_rounds(writer, c.id)} for c in cases],
+        "cases": [
+            {**asdict(c), "id": c.id, "rounds": first_rounds(writer, c.id), "ack": True}
+            for c in cases
+        ],
     }
 
 
@@ -234,8 +247,6 @@ def _drive(
     by_id = {c.id: c for c in pending}
     current: Case | None = None
     deadline = time.monotonic() + options.timeout_s + STARTUP_GRACE_S
-    started = time.monotonic()
-    before = host_load.snapshot(worker.proc.pid)
     while True:
         event = worker.next_event(deadline - time.monotonic())
         if event == "timeout" or event is None:
@@ -243,18 +254,15 @@ def _drive(
         assert isinstance(event, dict)
         case = by_id[event["case"]]
         if event["event"] == "start":
-            current, started = case, time.monotonic()
-            deadline = started + options.timeout_s
-            before = host_load.snapshot(worker.proc.pid)
+            current, deadline = case, time.monotonic() + options.timeout_s
             progress("start", case, None)
-        else:
-            record = dict(event["record"], elapsed_s=time.monotonic() - started)
-            record["host_load"] = host_load.measure(before)
-            bench = event.get("benchmark")
+        else:  # the worker timed the case and read the host's load around it
+            record, bench = event["record"], event.get("benchmark")
             if record.get("status") == "ok" and bench:
                 record["stats"] = with_interval(record["stats"], bench["stats"]["data"])
             _store(writer, case.id, record, bench)
             progress("done", case, writer.case(case.id))
+            worker.go_on()
             pending = pending[pending.index(case) + 1 :]
             current = None
             deadline = time.monotonic() + options.timeout_s + STARTUP_GRACE_S
