@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from rich.console import Console
-from rich.table import Table
-
 from harness import __version__
 from harness.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError
+from harness.listings import cmd_env, cmd_list, cmd_targets
 from harness.run.arguments import add_run_parser, fraction
+from harness.untrusted import plain
 
 DESCRIPTION = """\
 Measure what AI-infrastructure CPU work costs on this host: Numba kernels for data
@@ -36,50 +34,6 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(message)
 
 
-def cmd_env(args: argparse.Namespace) -> int:
-    from harness.host.environment import capture, summary_rows
-
-    env = capture(instance_type=args.instance_type)
-    if args.json:
-        print(json.dumps(env, indent=2, default=str))
-        return 0
-    table = Table(title="this host", show_header=False)
-    for label, value in summary_rows(env):
-        table.add_row(label, value)
-    Console().print(table)
-    return 0
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    from harness.workload import discover, workload_dirs
-
-    workloads = discover(workload_dirs(args.workload_path))
-    listing: list[dict[str, Any]] = [
-        {
-            "name": w.name,
-            "category": w.category,
-            "unit": w.unit,
-            "bound": w.bound,
-            "sizes": dict(w.sizes),
-            "description": w.description,
-        }
-        for w in workloads.values()
-    ]
-    if args.json:
-        print(json.dumps(listing, indent=2))
-        return 0
-    table = Table("workload", "category", "unit", "bound", "sizes (n)", "description")
-    for item in listing:
-        sizes = " ".join(f"{k}={v}" for k, v in item["sizes"].items())
-        table.add_row(
-            *(str(item[k]) for k in ("name", "category", "unit", "bound")),
-            sizes,
-            str(item["description"]),
-        )
-    Console().print(table)
-    return 0
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.run.command import run
 
@@ -96,7 +50,7 @@ def _summary_frame(runs: Any, prices: Path | None, baseline: str | None) -> Any:
     data = prepare(priced_rows(runs, prices), envs, runs)
     summary = summarise(data.current, baseline, data.native)
     for gap in summary.gaps:
-        print(f"note: {gap}", file=sys.stderr)
+        print(f"note: {plain(gap)}", file=sys.stderr)
     return summary_rows(summary)
 
 
@@ -111,7 +65,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         frame = _summary_frame(runs, args.prices, args.baseline)
     else:
         frame = priced_rows(runs, args.prices, args.baseline)
-    text = write(frame, args.format, args.output)
+    text = write(frame, args.format, args.output, runs)
     if text is not None:
         sys.stdout.write(text)
     return 0
@@ -174,26 +128,6 @@ def _price_options(p: argparse.ArgumentParser) -> None:
         "--baseline", help="the run id, instance type or host that performance per dollar is "
         "relative to",
     )  # fmt: skip
-
-
-def cmd_targets(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from harness.pricing.catalog import listing
-    from harness.pricing.rows import catalog_with_prices
-
-    rows = listing(catalog_with_prices(args.prices), args.arch, args.cloud)
-    if args.json:
-        print(json.dumps([asdict(t) for t in rows], indent=2, default=str))
-        return 0
-    table = Table("cloud", "type", "arch", "chip", "LLVM CPU", "vCPUs", "cores", "GiB",
-                  "$/h", "region", "price date")  # fmt: skip
-    for t in rows:
-        table.add_row(t.cloud, t.type, t.arch, t.chip, t.llvm_cpu, str(t.vcpus), str(t.cores),
-                      f"{t.memory_gib:g}", f"{t.price_per_hour:.4f}", t.region,
-                      str(t.price_date))  # fmt: skip
-    Console().print(table)
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.argv = argv
         return int(args.func(args))
     except UserError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
+        print(f"harness: error: {plain(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

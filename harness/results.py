@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness import schema
 from harness.errors import UserError
 from harness.records import PLANNED_KEYS, CaseResult
 
@@ -175,6 +176,18 @@ def _read_json(path: Path) -> Any:
         raise UserError(f"{path}: cannot read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise UserError(f"{path}: nested too deeply to be a result file") from None
+
+
+def validate(path: Path, data: Any, spec: schema.Spec) -> None:
+    """Refuse a file that does not fit ``spec``, naming the field and its bad value."""
+    deep = schema.too_deep(data)
+    if deep is not None:
+        raise UserError(f"{path}: {deep} is nested more than {schema.MAX_DEPTH} levels deep")
+    problem = spec.problem(data, "")
+    if problem is not None:
+        raise UserError(f"{path}: {problem}")
 
 
 def check_manifest(path: Path, data: Any) -> dict[str, Any]:
@@ -188,12 +201,7 @@ def check_manifest(path: Path, data: Any) -> dict[str, Any]:
             f"{path}: schema version {version!r} is not supported "
             f"(this harness reads versions {readable})"
         )
-    for key, kind in (("run_id", str), ("environment", dict), ("cases", list)):
-        if not isinstance(data.get(key), kind):
-            raise UserError(f"{path}: missing or malformed {key!r}")
-    for case in data["cases"]:
-        if not isinstance(case, dict) or not isinstance(case.get("id"), str):
-            raise UserError(f"{path}: malformed case entry {str(case)[:60]!r}")
+    validate(path, data, schema.MANIFEST)
     return data
 
 
@@ -204,8 +212,9 @@ def load_run(path: Path) -> Run:
     manifest = check_manifest(manifest_path, _read_json(manifest_path))
     bench_path = run_dir / BENCHMARKS
     benchmarks = _read_json(bench_path) if bench_path.exists() else {"benchmarks": []}
-    if not isinstance(benchmarks, dict) or not isinstance(benchmarks.get("benchmarks"), list):
+    if not isinstance(benchmarks, dict) or "benchmarks" not in benchmarks:
         raise UserError(f"{bench_path}: not a pytest-benchmark JSON file")
+    validate(bench_path, benchmarks, schema.BENCHMARKS)
     return Run(run_dir, manifest, benchmarks)
 
 

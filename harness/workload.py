@@ -71,6 +71,13 @@ class Workload:
     module: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.name, str) and self.name.isidentifier()):
+            # the name becomes file names (logs/<name>.<profile>.log): no "/", no "..", no ""
+            where = f"{self.module}: " if self.module else ""
+            raise UserError(
+                f"{where}workload name {self.name!r} is not a Python identifier "
+                "(letters, digits, _)"
+            )
         where = self.module or self.name
         if self.category not in CATEGORIES:
             raise UserError(f"{where}: unknown category {self.category!r}")
@@ -93,12 +100,12 @@ class Workload:
         return self.baseline or self.reference
 
 
-def _module_workload(module: ModuleType) -> Workload | None:
+def _module_workload(module: ModuleType, ref: str) -> Workload | None:
     declared = getattr(module, "WORKLOAD", None)
     if declared is None:
         return None
     if not isinstance(declared, Workload):
-        raise UserError(f"{module.__name__}: WORKLOAD is not a harness Workload")
+        raise UserError(f"workload module {ref}: WORKLOAD is not a harness Workload")
     return declared
 
 
@@ -114,12 +121,24 @@ def _import_file(path: Path) -> ModuleType:
 
 
 def _import_ref(ref: str) -> ModuleType:
-    return _import_file(Path(ref)) if ref.endswith(".py") else importlib.import_module(ref)
+    """Import a workload module. Anything a user's file (from ``--workload-path``) raises, a
+    syntax error or a bad declaration, is the user's error, named with the file on one line."""
+    if not ref.endswith(".py"):
+        return importlib.import_module(ref)  # built in: its errors are the harness's bugs
+    try:
+        return _import_file(Path(ref))
+    except UserError as exc:
+        raise UserError(f"workload module {ref}: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        detail = " ".join(str(exc).split())
+        raise UserError(
+            f"workload module {ref} failed to import: {type(exc).__name__}: {detail}"
+        ) from None
 
 
 def import_ref(ref: str) -> Workload:
     """Import one workload from a module name (``workloads.triad``) or a ``.py`` path."""
-    workload = _module_workload(_import_ref(ref))
+    workload = _module_workload(_import_ref(ref), ref)
     if workload is None:
         raise UserError(f"{ref}: no WORKLOAD declared")
     return _with_module(workload, ref)
@@ -158,7 +177,7 @@ def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, Workload]:
         refs.extend(_dir_refs(directory))
     found: dict[str, Workload] = {}
     for ref in refs:
-        workload = _module_workload(_import_ref(ref))
+        workload = _module_workload(_import_ref(ref), ref)
         if workload is None:
             continue
         if workload.name in found:

@@ -68,6 +68,11 @@ def test_load_fleet_reads_hosts_with_top_level_defaults(tmp_path: Path) -> None:
         ('[[host]]\nname = "a"\naddress = "h"\nsetup = "docker"\n', ["host 'a'", "'setup'"]),
         ('[[host]]\nname = "x; touch /tmp/pwned"\naddress = "h"\n', ["'name'"]),
         ('[[host]]\nname = "a"\naddress = "-oProxyCommand=x"\n', ["host 'a'", "'address'"]),
+        ('[[host]]\nname = "a"\naddress = "h$(touch x)"\n', ["'address'", "'h$(touch x)'"]),
+        ('[[host]]\nname = "a"\naddress = "`touch x`"\n', ["'address'", "'`touch x`'"]),
+        ('[[host]]\nname = "a"\naddress = "h;touch x"\n', ["'address'", "'h;touch x'"]),
+        ('[[host]]\nname = "a"\naddress = "h"\nuser = "u;touch x"\n', ["'user'", "'u;touch x'"]),
+        ('[[host]]\nname = "a"\naddress = "h"\nuser = "$(id)"\n', ["'user'", "'$(id)'"]),
         ('addres = "h"\n[[host]]\nname = "a"\naddress = "h"\n', ["top level", "'addres'"]),
         ('name = "a"\n', ["top level", "'name'"]),
         ("[host]\nname = 1\n", ["no [[host]] tables"]),
@@ -137,7 +142,7 @@ def sshd_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdFacto
 
 
 def _pwned(root: Path) -> list[Path]:
-    return [root / f"pwned{i}" for i in range(4)]
+    return [root / f"pwned{i}" for i in range(3)]
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +161,6 @@ def mixed(sshd_factory: SshdFactory, tmp_path_factory: pytest.TempPathFactory) -
         b.host("b", workdir=weird),
         a.host("refused", port=free_port()),
         a.host("noauth", identity_file=keygen(tmp / "stranger_key")),
-        a.host("baduser", user=f"root;touch {p[3]}"),
         b.host("unknownkey", known_hosts=empty),
         b.host("changedkey", known_hosts=changed),
         b.host("nokeycheck", known_hosts=unchecked, check_host_key=False, python="/no/python3"),
@@ -185,8 +189,6 @@ def test_two_hosts_run_concurrently_and_their_runs_come_home(mixed: dict[str, An
     [
         ("refused", "connection refused ({target})"),
         ("noauth", "authentication refused ({target})"),
-        # OpenSSH >= 9.6 (and Debian 12's 9.2) refuses such a user name itself; older: the server
-        ("baduser", "ssh failed ({target}): remote username contains invalid characters"),
         ("unknownkey", "unknown host key (host key checking is on) ({target}; known hosts: "),
         ("changedkey", "host key does not match the known hosts file ({target}; known hosts: "),
     ],
@@ -215,7 +217,7 @@ def test_host_key_opt_out_connects_to_an_unknown_host(mixed: dict[str, Any]) -> 
 
 @pytest.mark.slow
 def test_shell_characters_in_workdir_and_user_run_nothing(mixed: dict[str, Any]) -> None:
-    """A workdir or user holding $(...), backticks and ; is passed literally and runs nothing."""
+    """A workdir holding $(...), backticks and ; is passed literally and runs nothing."""
     assert not [p for p in mixed["pwned"] if p.exists()]
     assert (Path(mixed["weird"]) / "lib" / "harness" / "cli.py").is_file()
     assert mixed["hosts"]["b"]["status"] == "ok"

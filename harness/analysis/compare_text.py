@@ -17,6 +17,7 @@ from harness.analysis.tables import json_text, sections, table
 from harness.errors import UserError
 from harness.measure.sample_stats import Estimate
 from harness.units import seconds
+from harness.untrusted import markdown, plain
 
 FORMATS = ("text", "markdown", "json")
 
@@ -127,7 +128,7 @@ def render(comparison: Comparison, fmt: str) -> str:
                 **notes,
             }
         )
-    out = [f"**{line}**" if fmt == "markdown" else line, ""]
+    out = [f"**{markdown(line)}**" if fmt == "markdown" else plain(line), ""]
     single = sum(p.method != "processes" for p in c.pairs)
     if single:
         out += [

@@ -41,6 +41,7 @@ from harness.errors import UserError
 from harness.keys import CaseKey, HostKind
 from harness.results import Run
 from harness.units import seconds
+from harness.untrusted import markdown, plain
 
 FORMATS = ("text", "markdown", "json")
 
@@ -247,7 +248,7 @@ def render(h: History, fmt: str) -> str:
     if fmt == "json":
         data = {"verdict": _verdict(h), "threshold": h.threshold, "alpha": h.alpha}
         return json_text({**data, **asdict(h)})
-    out = [f"**{_verdict(h)}**" if fmt == "markdown" else _verdict(h)]
+    out = [f"**{markdown(_verdict(h))}**" if fmt == "markdown" else plain(_verdict(h))]
     if h.steps:
         head = ["case", "host", "night", "run", "previous run", "ratio (time)", "p"]
         rows = [[s.case, s.host, str(st.night + 1), st.run_id, st.previous_run_id,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from harness.untrusted import markdown, plain
+
 
 def md_cell(text: str) -> str:
-    """A markdown table cell: pipes escaped, one line."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """A markdown table cell or list item: one line, its markup inert (harness.untrusted)."""
+    return markdown(text)
 
 
 def table(head: list[str], rows: list[list[str]], fmt: str) -> list[str]:
@@ -16,7 +18,7 @@ def table(head: list[str], rows: list[list[str]], fmt: str) -> list[str]:
     if fmt == "markdown":
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return lines + ["| " + " | ".join(map(md_cell, r)) + " |" for r in rows]
-    every = [head, *rows]
+    every = [head, *([plain(v) for v in r] for r in rows)]
     widths = [max(len(r[i]) for r in every) for i in range(len(head))]
     return ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in every]
 
@@ -28,7 +30,7 @@ def sections(notes: list[tuple[str, list[str]]], fmt: str) -> list[str]:
         if items and fmt == "markdown":
             out += ["", f"**{title}** ({len(items)})", ""] + [f"- {md_cell(i)}" for i in items]
         elif items:
-            out += ["", f"{title} ({len(items)}):"] + [f"  {i}" for i in items]
+            out += ["", f"{title} ({len(items)}):"] + [f"  {plain(i)}" for i in items]
     return out
 
 

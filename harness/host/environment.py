@@ -2,7 +2,7 @@
 
 A number is only comparable with another when both say what produced them: the chip, the
 code LLVM was told to emit, the thread layout, the libraries. Nothing here touches the network,
-and environment variables are recorded from an allowlist only (never secrets).
+and environment variables are recorded from an allowlist only, secret-looking values redacted.
 """
 
 from __future__ import annotations
@@ -23,13 +23,23 @@ CPUINFO = Path("/proc/cpuinfo")
 # Variables that change results; nothing else from os.environ is ever recorded.
 ENV_PREFIXES = ("NUMBA_", "OMP_", "GOMP_", "KMP_", "OPENBLAS_", "MKL_", "BLIS_")
 ENV_NAMES = frozenset({"PYTHONHASHSEED", "MALLOC_ARENA_MAX"})
+# An allowlisted name with one of these in it is recorded, but its value is not: a prefix also
+# admits names like MKL_LICENSE_KEY or OMP_API_TOKEN, which hold secrets, not settings.
+SECRET_PARTS = ("PASSWORD", "PASSWD", "PASSPHRASE", "TOKEN", "SECRET", "KEY", "LICENSE",
+                "LICENCE", "CREDENTIAL", "AUTH", "PRIVATE", "COOKIE", "SESSION")  # fmt: skip
+REDACTED = "<redacted>"
 _BLAS_KEYS = ("internal_api", "version", "threading_layer", "num_threads", "architecture")
 
 
 def result_env_vars(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The allowlisted, result-changing variables of ``environ`` (default: os.environ)."""
+    """The allowlisted, result-changing variables of ``environ`` (default: os.environ).
+
+    Prefixes keep every NUMBA_/OMP_/... setting without a list to maintain; a name that looks
+    secret (``SECRET_PARTS``) is kept, so a reader sees it was set, with its value redacted.
+    """
     env = os.environ if environ is None else environ
-    return {k: env[k] for k in sorted(env) if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
+    names = [k for k in sorted(env) if k.startswith(ENV_PREFIXES) or k in ENV_NAMES]
+    return {k: REDACTED if any(p in k.upper() for p in SECRET_PARTS) else env[k] for k in names}
 
 
 def _hex(value: int | None) -> str | None:

@@ -105,9 +105,17 @@ def _typed(
         if key in raw and raw[key] not in known:
             fail(key, f"unknown value {raw[key]!r} (known: {', '.join(known)})")
     for key in ("memory_gib", "price_per_hour"):
-        if key in raw and not (math.isfinite(raw[key]) and raw[key] > 0):
+        if key in raw and not _positive(raw[key]):
             fail(key, f"must be positive and finite, not {raw[key]!r}")
     return {k: str(v) if isinstance(v, dt.date) else v for k, v in raw.items()}
+
+
+def _positive(value: float) -> bool:
+    """Positive and finite as a float (an integer too large for a float is not)."""
+    try:
+        return math.isfinite(float(value)) and value > 0
+    except OverflowError:
+        return False
 
 
 def _failer(file: str, raw: Any, index: int, noun: str) -> Fail:
@@ -146,6 +154,8 @@ def _toml_rows(path: Path | str, table: str, text: str | None = None) -> list[An
         data = tomllib.loads(text if text is not None else Path(path).read_text("utf-8"))
     except OSError as err:
         raise UserError(f"{path}: cannot read: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text (at byte {err.start})") from None
     except tomllib.TOMLDecodeError as err:
         raise UserError(f"{path}: not valid TOML: {err}") from None
     extra, rows = sorted(set(data) - {table}), data.get(table)

@@ -12,8 +12,10 @@ import pandas as pd
 from harness.errors import UserError
 from harness.keys import UNKNOWN, HostKind
 from harness.measure.sample_stats import Estimate
+from harness.outputs import check_output, write_output
 from harness.records import CaseResult
-from harness.results import Run, atomic_write_text
+from harness.results import Run
+from harness.untrusted import csv_frame
 
 COLUMNS = (
     "run_id", "host", "arch", "cpu", "llvm_cpu", "instance_type", "workload", "category",
@@ -175,19 +177,18 @@ def priced_rows(
 
 def render(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        return csv_frame(frame).to_csv(index=False)
     if fmt == "json":
         # pandas' default keeps 10 decimals, which rounds costs like 3.07e-9 to 3.1e-9
         return frame.to_json(orient="records", indent=1, double_precision=15) + "\n"
     raise UserError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-def write(frame: pd.DataFrame, fmt: str, out: Path | None) -> str | None:
-    """The rows as text, or written atomically to ``out``."""
-    text = render(frame, fmt)
+def write(frame: pd.DataFrame, fmt: str, out: Path | None, runs: Iterable[Run] = ()) -> str | None:
+    """The rows as text, or written atomically to ``out``, which must not be a result file of
+    the input ``runs``."""
     if out is None:
-        return text
-    if not out.parent.is_dir():
-        raise UserError(f"output directory {out.parent} does not exist")
-    atomic_write_text(out, text)
+        return render(frame, fmt)
+    check_output(out, runs, "export")
+    write_output(out, render(frame, fmt), "export")
     return None

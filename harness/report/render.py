@@ -21,8 +21,8 @@ import pandas as pd
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from harness.errors import UserError
 from harness.measure.sample_stats import judged
+from harness.outputs import check_output, write_output
 from harness.report.data import REQUIRED_COLUMNS, ReportData, prepare
 from harness.report.figures import price_chart, workload_charts
 from harness.report.format import escape_json, flatten, is_ok, threads
@@ -38,8 +38,9 @@ from harness.report.tables import (
     price_rows,
     status_text,
 )
-from harness.results import Run, atomic_write_text
+from harness.results import Run
 from harness.units import MISSING
+from harness.untrusted import csv_frame
 
 __all__ = [
     "DEFAULT_TITLE", "MISSING", "REQUIRED_COLUMNS", "escape_json", "flatten", "is_ok",
@@ -68,8 +69,10 @@ def _plotly_js() -> Markup:
 
 
 def _rows_json(raw: pd.DataFrame) -> Markup:
-    """The given rows as {"columns": [...], "data": [[...]]}: half the size of records."""
-    text = raw.to_json(orient="split", index=False, date_format="iso", default_handler=str)
+    """The given rows as {"columns": [...], "data": [[...]]}: half the size of records. Only
+    the CSV download reads them, so string cells come formula-neutralised, as export's do."""
+    cells = csv_frame(raw)
+    text = cells.to_json(orient="split", index=False, date_format="iso", default_handler=str)
     return escape_json(text)
 
 
@@ -177,12 +180,9 @@ def write_report(
     baseline: str | None = None,
     title: str = DEFAULT_TITLE,
 ) -> None:
-    """Render the report and write it to out atomically; out's directory must exist."""
+    """Render the report and write it to out atomically; out's directory must exist, and out
+    must not be a result file of ``runs``."""
     out = Path(out)
-    if not out.parent.is_dir():
-        raise UserError(f"report directory does not exist: {out.parent}")
+    check_output(out, runs or (), "report")
     page = render_report(frame, environments, runs=runs, baseline=baseline, title=title)
-    try:
-        atomic_write_text(out, page)
-    except OSError as exc:
-        raise UserError(f"cannot write report {out}: {exc}") from exc
+    write_output(out, page, "report")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from harness.errors import UserError
 
 
 def _number(text: str, ok: Callable[[float], bool], what: str) -> float:
@@ -36,6 +40,35 @@ def positive_count(text: str) -> int:
     return int(value)
 
 
+def seed(text: str) -> int:
+    """A whole number from 0 to 2**64 - 1, as numpy's ``default_rng`` takes (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0 to 2**64 - 1")
+    return value
+
+
+def check_cache_dir(path: Path) -> Path:
+    """``--cache-dir``: a folder Numba can write its cache in, or one it can create. Checked
+    when a run starts here, not at parse time: a fleet's hosts get the path as it is."""
+    nearest = next((p for p in (path, *path.parents) if os.path.exists(p)), path)
+    bad = f"--cache-dir {str(path)!r}"
+    if not nearest.is_dir():
+        why = "" if nearest == path else f" ({nearest} is not a folder)"
+        raise UserError(f"{bad} is not a folder{why}")
+    try:  # a probe, not a permission check: root passes those on a read-only file system
+        with tempfile.TemporaryFile(dir=nearest):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"{bad} is not writable (cannot create a file in {nearest}: {exc.strerror})"
+        ) from None
+    return path
+
+
 def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
     """The ``harness run`` subcommand and its options, with their defaults in the help."""
     p = sub.add_parser(
@@ -62,7 +95,9 @@ def add_run_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
         "LLVM CPU name of this architecture, e.g. native,x86-64-v3,portable (default: native)",
     )
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
-    p.add_argument("--seed", type=int, default=0, help="seed of every workload's inputs")
+    p.add_argument(
+        "--seed", type=seed, default=0, help="seed of every workload's inputs, 0 to 2**64 - 1"
+    )
     p.add_argument(
         "--timeout",
         type=positive_seconds,

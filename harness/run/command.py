@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, UserError
+from harness.errors import UserError
 from harness.keys import CaseKey
 from harness.measure.sample_stats import judged
 from harness.pricing.arithmetic import throughput_estimate
+from harness.run.stopping import cannot_write, exit_status, stop_on_signals
 from harness.units import seconds, si, with_unit
+from harness.untrusted import terminal
 
 
 def _default_cache_dir() -> Path:
@@ -26,9 +27,10 @@ def _default_cache_dir() -> Path:
 
 
 def _summary_row(row: dict[str, Any]) -> list[str]:
-    case = CaseKey.of(row).label
+    case = terminal(CaseKey.of(row).label)  # rich reads cells as markup: results are data
     if not row["valid"]:
-        return [case, "", "", "", "", "", "", f"[red]{row['status']}: {row['error']}[/]"]
+        why = terminal(f"{row['status']}: {row['error']}")
+        return [case, "", "", "", "", "", "", f"[red]{why}[/]"]
     attained, roof = row["attained"], row["roof_limit"]
     from harness.pricing.rows import CACHE_RESIDENT, INTEGER  # pandas: not at start-up
 
@@ -36,16 +38,17 @@ def _summary_row(row: dict[str, Any]) -> list[str]:
     read = f"{attained:.0%} of {roof.split('_')[0]}" if attained == attained else None
     limit = read or unread.get(roof, "")
     rate = throughput_estimate(row)
+    isa = terminal(row["vector_isa"]) if isinstance(row["vector_isa"], str) else ""
     return [
         case,
-        with_unit(rate.value, f"{row['unit']}/s"),
+        with_unit(rate.value, terminal(f"{row['unit']}/s")),
         f"{si(rate.low)} \u2013 {si(rate.high)}" if judged(row["ci_method"]) else "one process",
         seconds(row["median_s"]),
         f"{row['bandwidth_gbs']:.3g}",
         limit,
         f"{row['compile_s']:.2f} s",
         "[yellow]noisy host[/]" if row["noisy"] is True else
-        f"[green]ok[/] {row['vector_isa'] if isinstance(row['vector_isa'], str) else ''}",
+        f"[green]ok[/] {isa}",
     ]  # fmt: skip
 
 
@@ -134,6 +137,7 @@ def _new_request(args: argparse.Namespace) -> Any:
     from harness.measure.timing import Timing
     from harness.pricing.catalog import load_catalog
     from harness.pricing.matching import check_named_type, match_host
+    from harness.run.arguments import check_cache_dir
     from harness.run.plan import parse_modes, parse_sizes, parse_threads, plan
     from harness.run.runner import RunOptions
     from harness.run.session import RunRequest
@@ -159,7 +163,7 @@ def _new_request(args: argparse.Namespace) -> Any:
         ),
         timeout_s=args.timeout or (1200.0 if emulated else 300.0),
         threads=max(threads),
-        cache_dir=args.cache_dir or _default_cache_dir(),
+        cache_dir=check_cache_dir(args.cache_dir) if args.cache_dir else _default_cache_dir(),
         arch=str(env["arch"]),
         python=python,
         processes=processes,
@@ -233,15 +237,16 @@ def _run_fleet(args: argparse.Namespace) -> int:
     return fleet_exit_code(fleet_dir)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what ``timeout``, CI cancellation and ``kill`` send), handled as Ctrl-C is."""
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def run(args: argparse.Namespace) -> int:
+    """Ctrl-C, SIGTERM or SIGHUP end the run (or fleet) cleanly: 130, 143 or 129."""
+    with stop_on_signals():
+        try:
+            return _run(args)
+        except KeyboardInterrupt as stop:
+            return exit_status(stop)
+
+
+def _run(args: argparse.Namespace) -> int:
     from harness.results import load_run
     from harness.run.progress import progress_every
     from harness.run.session import execute, reopen, resume_request, start
@@ -252,20 +257,16 @@ def run(args: argparse.Namespace) -> int:
         return _run_fleet(args)
     progress_every()  # a bad $HARNESS_PROGRESS_EVERY is refused before anything is written
     console = Console(stderr=True)
-    if args.resume:
-        run = load_run(args.out / args.resume)
-        request = resume_request(run, _resume_env(run, args), args.argv)
-        writer = reopen(run, request, console)
-    else:
-        request = _new_request(args)
-        writer = start(request, console)
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
+    run = load_run(args.out / args.resume) if args.resume else None
+    request = resume_request(run, _resume_env(run, args), args.argv) if run else _new_request(args)
+    writer = None
+    try:  # a full disk: one line, the run marked interrupted, resumable
+        writer = reopen(run, request, console) if run else start(request, console)
         run_dir = execute(request, writer, console)
-    except KeyboardInterrupt as stop:
-        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # the console's reader went away: cli.main's
+            raise
+        raise cannot_write(writer, exc) from None
     _print_summary(run_dir)
     print(f"results: {run_dir}")
     if args.report:

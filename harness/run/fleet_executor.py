@@ -23,13 +23,14 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from harness.errors import UserError
 from harness.results import atomic_write_json, load_run, make_run_dir, new_run_id
 from harness.run.fleet_file import Host, check_unique
+from harness.run.fleet_stop import FleetStop, ends_with_stdin
 from harness.run.ssh import build_wheel, cause, failure_reason, sh, ssh_argv
+from harness.untrusted import terminal
 
 FLEET = "fleet.json"
 STAGES = ("connect", "ship", "setup", "run", "fetch")
@@ -50,7 +51,7 @@ class _Fleet:
     run_args: list[str]
     record: dict[str, Any]
     lock: threading.Lock = field(default_factory=threading.Lock)
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: FleetStop = field(default_factory=FleetStop)
 
     def update(self, index: int | None = None, **values: Any) -> None:
         with self.lock:
@@ -63,7 +64,7 @@ class _Remote:
     """One host's commands over ssh: logged, their failures turned into one-line reasons."""
 
     host: Host
-    stop: threading.Event
+    stop: FleetStop
     log: IO[str]
 
     def call(self, stage: str, command: str, stdin: Path | None = None, stdout: Path | None = None,
@@ -77,8 +78,12 @@ class _Remote:
         tail: deque[str] = deque(maxlen=200)
         with (
             open(stdin or "/dev/null", "rb") as source, open(stdout or "/dev/null", "wb") as sink,
-            subprocess.Popen(argv, stdin=source, stdout=sink if stdout else subprocess.PIPE,
+            # the run's stdin stays open while it runs: closed, the remote run stops (fleet_stop);
+            # its own session: a Ctrl-C here reaches ssh only that way, not by the terminal
+            subprocess.Popen(argv, stdin=subprocess.PIPE if stage == "run" else source,
+                             stdout=sink if stdout else subprocess.PIPE, start_new_session=True,
                              stderr=subprocess.PIPE if stdout else subprocess.STDOUT) as proc,
+            self.stop.watching(proc),
         ):  # fmt: skip
             for raw in proc.stderr if stdout else proc.stdout:  # type: ignore[union-attr]
                 self.log.write(raw.decode(errors="replace"))
@@ -96,7 +101,7 @@ class _Remote:
             with tarfile.open(staging / "t") as tar:
                 tar.extraction_filter = getattr(tarfile, "data_filter", None)
                 for member in tar:
-                    parts = PurePosixPath(member.name).parts
+                    parts = PurePosixPath(member.name).parts or ("",)  # "." has no parts
                     if parts[0] != run_id or ".." in parts or not member.isfile() | member.isdir():
                         raise _Failed(f"fetch: unexpected entry in the results: {member.name!r}")
                     tar.extract(member, staging, set_attrs=False)
@@ -125,7 +130,7 @@ def _commands(host: Host, w: PurePosixPath, wheel: str, run_args: Sequence[str])
         "venv": f"{here}{{ test -x {sh(py)} || {sh(host.python, '-m', 'venv', w / 'venv')}; }}"
                 f" && {sh(py, *_PIP, *index, pkg)} && "
                 f"{sh(py, *_PIP, '--no-deps', '--force-reinstall', '--no-index', pkg)}",
-        "run": sh(*run, "--out", w / "results"),
+        "run": ends_with_stdin(sh(*run, "--out", w / "results")),
         "fetch": sh("tar", "-C", w / "results", "-cf", "-"),
     }  # fmt: skip
 
@@ -188,11 +193,12 @@ def _do_host(fleet: _Fleet, index: int, bar: Progress, task: TaskID) -> None:
         log.write(f"\n[{values['status']}] {values.get('reason') or values.get('run_id')}\n")
     fleet.update(index, finished=datetime.now(UTC).isoformat(), **values)
     bar.update(task, description=values["status"], completed=len(STAGES))
-    ok = f"[green]ok[/] run {values.get('run_id')}: {values.get('cases_ok')} cases ok" + (
+    run_id = terminal(values.get("run_id"))
+    ok = f"[green]ok[/] run {run_id}: {values.get('cases_ok')} cases ok" + (
         f", [red]{values.get('cases_failed')} failed[/]" if values.get("cases_failed") else ""
     )
-    bad = f"[red]{escape(str(values.get('reason')))}[/]"
-    bar.console.print(f"host {escape(host.name)}: {ok if values['status'] == 'ok' else bad}")
+    bad = f"[red]{terminal(values.get('reason'))}[/]"
+    bar.console.print(f"host {terminal(host.name)}: {ok if values['status'] == 'ok' else bad}")
 
 
 def _drive(fleet: _Fleet, console: Console) -> None:
@@ -202,14 +208,14 @@ def _drive(fleet: _Fleet, console: Console) -> None:
         Progress(*columns, console=console, transient=True) as bar,
         ThreadPoolExecutor(max_workers=len(fleet.hosts)) as pool,
     ):
-        tasks = [bar.add_task("waiting", total=len(STAGES), host=escape(h.name))
+        tasks = [bar.add_task("waiting", total=len(STAGES), host=terminal(h.name))
                  for h in fleet.hosts]  # fmt: skip
         futures = [pool.submit(_do_host, fleet, i, bar, task) for i, task in enumerate(tasks)]
         try:
             for future in as_completed(futures):
                 future.result()
         except BaseException:
-            fleet.stop.set()  # Ctrl-C also reaches the ssh processes: no host starts a new stage
+            fleet.stop.set()  # no host starts a new stage, and every remote command ends
             raise
 
 
@@ -237,13 +243,17 @@ def run_fleet(
                   "run_args": list(run_args), "wheel": wheel.name, "hosts": entries}  # fmt: skip
         fleet = _Fleet(fleet_dir, list(hosts), wheel, list(run_args), record)
         fleet.update()
-        console.print(f"fleet [bold]{fleet_dir.name}[/] → {fleet_dir}: {len(hosts)} hosts")
+        where = f"{terminal(fleet_dir)}: {len(hosts)} hosts"
+        console.print(f"fleet [bold]{terminal(fleet_dir.name)}[/] → {where}")
         try:
             _drive(fleet, console)
         finally:
             fleet.update(finished=datetime.now(UTC).isoformat())
+    if all(entry["status"] == "failed" and entry["stage"] == "connect" for entry in entries):
+        shutil.rmtree(fleet_dir, ignore_errors=True)  # no host reached: nothing to keep
+        raise UserError("; ".join(f"host {e['name']}: {e['reason']}" for e in entries))
     ok = sum(entry["status"] == "ok" for entry in entries)
-    console.print(f"fleet {fleet_dir.name}: {ok} of {len(hosts)} hosts ok → {fleet_dir}")
+    console.print(terminal(f"fleet {fleet_dir.name}: {ok} of {len(hosts)} hosts ok → {fleet_dir}"))
     return fleet_dir
 
 

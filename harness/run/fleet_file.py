@@ -7,6 +7,7 @@ file, the host and the key named, and no remote command is ever built from it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections import Counter
@@ -46,6 +47,18 @@ class Host:
 
 
 _NAME = re.compile(r"(?!logs$)[\w:@\[\]][\w.:@\[\]-]*")  # also the host's local folder name
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"  # a host name's label (or ssh alias)
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")  # a POSIX-ish login name: no shell characters
+
+
+def _is_address(text: str) -> bool:
+    """A host name, an IPv4 address or an IPv6 address (a zone too: ``fe80::1%eth0``)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return _HOSTNAME.fullmatch(text) is not None
+    return True
 
 
 def _host_problem(h: Host) -> str | None:
@@ -53,9 +66,10 @@ def _host_problem(h: Host) -> str | None:
     checks = (
         (not _NAME.fullmatch(h.name), "key 'name': use letters, digits, . _ - : @ (not 'logs')"),
         (any(not t or re.search(r"[\x00-\x1f\x7f]", t) for t in texts), "empty or control char"),
-        (h.address[:1] == "-" or " " in h.address, f"key 'address': {h.address!r} is not valid"),
+        (not _is_address(h.address), f"key 'address': {h.address!r} is not a host name or IP"),
         (type(h.port) is not int or not 0 < h.port < 65536, f"key 'port': {h.port!r} not 1-65535"),
-        (h.user is not None and h.user[:1] == "-", f"key 'user': {h.user!r} is not valid"),
+        (h.user is not None and not _USER.fullmatch(h.user), f"key 'user': {h.user!r} is not "
+         "a user name (letters, digits, _ . -)"),
         (h.price is not None and not 0 <= h.price < float("inf"), f"key 'price': {h.price!r}"),
         (h.workdir[:1] == "~" and h.workdir[:2] not in ("~", "~/"), "key 'workdir': only ~/ works"),
         (h.setup not in ("venv", "existing"), f"key 'setup': {h.setup!r} is not venv or existing"),

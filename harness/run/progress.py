@@ -26,6 +26,7 @@ from rich.progress import (
 
 from harness.errors import UserError
 from harness.run.plan import Case
+from harness.untrusted import terminal
 
 EVERY_VAR = "HARNESS_PROGRESS_EVERY"
 
@@ -97,10 +98,11 @@ class RunProgress:
             where = f" (process {number + 1}/{self.processes})" if self.processes > 1 else ""
             where = f" (process {number + 1}, added for --ci-target)" if (
                 number >= self.processes > 1) else where  # fmt: skip
-            self.now = f"{case.id}{where}"
+            self.now = f"{terminal(case.id)}{where}"  # shown as markup: escaped
             self.bar.update(self.task, description=f"[cyan]{self.now}")
         elif record is not None:
-            self.now = f"{case.id} finished, the next starting"  # not a finished case as running
+            # not a finished case shown as running
+            self.now = f"{terminal(case.id)} finished, the next starting"
             self.seen[case.id] = self.seen.get(case.id, 0) + 1
             if self.seen[case.id] == self.processes or record.get("status") != "ok":
                 self.bar.console.print(self.line(record))

@@ -19,12 +19,22 @@ from harness.keys import HostKind
 from harness.measure import host_load
 from harness.measure.roofline import run_probes
 from harness.records import PlannedCase
-from harness.results import SCHEMA_VERSION, Run, RunWriter, make_run_dir, new_run_id
+from harness.results import (
+    MANIFEST,
+    SCHEMA_VERSION,
+    Run,
+    RunWriter,
+    make_run_dir,
+    new_run_id,
+    validate,
+)
 from harness.run import adaptive
 from harness.run.lines import case_line, match_line, roofline_line
 from harness.run.plan import Case
 from harness.run.progress import RunProgress
 from harness.run.runner import RunOptions, run_workload, worker_env
+from harness.schema import RESUMABLE
+from harness.untrusted import terminal
 from harness.workload import Workload, discover, select
 
 
@@ -63,6 +73,7 @@ def _manifest(request: RunRequest, run_id: str, workloads: dict[str, Workload]) 
     options = request.options.to_json()
     options["workload_paths"] = [str(p.resolve()) for p in request.workload_paths]
     options["price"] = request.price
+    options["roofline"] = request.roofline  # asked for: a run stopped before it measures on resume
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -100,6 +111,7 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
     if run.manifest.get("schema_version") != SCHEMA_VERSION:
         raise UserError(f"run {run.run_id} was written by an older harness (schema version "
                         f"{run.manifest.get('schema_version')}); start a new run")  # fmt: skip
+    validate(run.path / MANIFEST, run.manifest, RESUMABLE)
     if HostKind.of_environment(run.environment) != HostKind.of_environment(environment):
         raise UserError(f"run {run.run_id} was recorded on another host; resume it there")
     opts = run.manifest.get("options") or {}
@@ -119,7 +131,7 @@ def resume_request(run: Run, environment: dict[str, Any], argv: Sequence[str]) -
         environment=run.environment,
         argv=argv,
         profiles=profiles,
-        roofline=False,
+        roofline=bool(opts.get("roofline")) and "roofline" not in run.manifest,
         workload_paths=paths,
         done={c.id: c.processes for c in todo if c.processes},
     )
@@ -132,7 +144,7 @@ def start(request: RunRequest, console: Console) -> RunWriter:
     run_dir = make_run_dir(request.out, run_id)
     machine_info, commit_info = _benchmark_context()
     writer = RunWriter(run_dir, _manifest(request, run_id, workloads), machine_info, commit_info)
-    console.print(f"run [bold]{run_id}[/] → {run_dir}")
+    console.print(f"run [bold]{run_id}[/] → {terminal(run_dir)}")
     if request.environment.get("emulated"):
         console.print("[bold yellow]EMULATED[/]: aarch64 code under QEMU user mode on this host; "
                       "outputs are checked, times are QEMU's, never priced or judged")  # fmt: skip
@@ -140,18 +152,25 @@ def start(request: RunRequest, console: Console) -> RunWriter:
         console.print(match_line(request.match))
     if request.environment.get("emulated"):
         writer.manifest["roofline"] = {"error": "not measured under emulation"}
-    elif request.roofline:
-        with console.status("measuring this host's limits (triad, FMA peak, SGEMM)"):
-            native = resolve("native", request.environment)
-            writer.manifest["roofline"] = run_probes(
-                request.options.interpreter,
-                worker_env(request.options, native),
-                request.options.threads,
-                request.options.timeout_s,
-            )
         writer.flush()
-        console.print(roofline_line(writer.manifest["roofline"]))
     return writer
+
+
+def _measure_limits(request: RunRequest, writer: RunWriter, console: Console) -> None:
+    """The host's roofline, unless the run has it (or was asked not to): a run stopped during
+    the probes measures them when resumed."""
+    if not request.roofline or "roofline" in writer.manifest:
+        return
+    with console.status("measuring this host's limits (triad, FMA peak, SGEMM)"):
+        native = resolve("native", request.environment)
+        writer.manifest["roofline"] = run_probes(
+            request.options.interpreter,
+            worker_env(request.options, native),
+            request.options.threads,
+            request.options.timeout_s,
+        )
+    writer.flush()
+    console.print(roofline_line(writer.manifest["roofline"]))
 
 
 def reopen(run: Run, request: RunRequest, console: Console) -> RunWriter:
@@ -166,7 +185,7 @@ def reopen(run: Run, request: RunRequest, console: Console) -> RunWriter:
     processes = sum(len(request.passes(c)) for c in request.cases)
     owed = sum(not request.passes(c) for c in request.cases)
     more = f", then added processes for {owed} case(s) wider than --ci-target" if owed else ""
-    console.print(f"resuming run [bold]{run.run_id}[/]: {len(request.cases)} cases, "
+    console.print(f"resuming run [bold]{terminal(run.run_id)}[/]: {len(request.cases)} cases, "
                   f"{processes} processes to run{more}")  # fmt: skip
     return writer
 
@@ -254,6 +273,7 @@ def execute(request: RunRequest, writer: RunWriter, console: Console) -> Path:
     total = sum(len(request.passes(c)) for c in request.cases)
     with RunProgress(console, total, passes, case_line, dict(request.done)) as progress:
         try:
+            _measure_limits(request, writer, console)
             began = time.monotonic()
             for number in range(passes):
                 _wait_quiet(request.options.wait_quiet_s, console)
@@ -267,11 +287,9 @@ def execute(request: RunRequest, writer: RunWriter, console: Console) -> Path:
         except KeyboardInterrupt:
             writer.finish("interrupted")
             done = sum(c["status"] != "pending" for c in writer.manifest["cases"])
-            console.print(
-                f"[yellow]interrupted[/]: {done} finished cases kept in {writer.run_dir}; "
-                f"continue with: harness run --resume {writer.run_dir.name} "
-                f"--out {writer.run_dir.parent}"
-            )
+            rest = (f"{done} finished cases kept in {writer.run_dir}; continue with: harness run "
+                    f"--resume {writer.run_dir.name} --out {writer.run_dir.parent}")  # fmt: skip
+            console.print(f"[yellow]interrupted[/]: {terminal(rest)}")
             raise
     writer.finish("complete")
     return writer.run_dir
