@@ -23,7 +23,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     table = Table(title="this host", show_header=False)
     for label, value in summary_rows(env):
         table.add_row(terminal(label), terminal(value))  # host strings are data, not markup
-    Console().print(table)
+    Console(emoji=False).print(table)
     return 0
 
 
@@ -53,7 +53,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             sizes,
             terminal(item["description"]),
         )
-    Console().print(table)
+    Console(emoji=False).print(table)
     return 0
 
 
@@ -73,5 +73,5 @@ def cmd_targets(args: argparse.Namespace) -> int:
         numbers = (t.vcpus, t.cores, f"{t.memory_gib:g}", f"{t.price_per_hour:.4f}")
         cells = (t.cloud, t.type, t.arch, t.chip, t.llvm_cpu, *numbers, t.region, t.price_date)
         table.add_row(*map(terminal, cells))  # a price file's strings are data, not markup
-    Console().print(table)
+    Console(emoji=False).print(table)
     return 0

@@ -66,8 +66,8 @@ def runs(real: dict[str, Any]) -> tuple[Path, Path]:
 def test_a_case_error_with_markup_neither_aborts_the_run_nor_styles_the_terminal(
     real: dict[str, Any],
 ) -> None:
-    """An error holding ``[/red]``, a rich link and ANSI/OSC escapes prints as text and the
-    run goes on to the next workload."""
+    """An error holding ``[/red]``, a rich link, ANSI/OSC escapes and an emoji code prints as
+    text and the run goes on to the next workload."""
     result = real["result"]
     assert result.returncode == 1, result.stderr  # one case failed; the run itself did not
     assert "MarkupError" not in result.stderr and "Traceback" not in result.stderr
@@ -78,6 +78,7 @@ def test_a_case_error_with_markup_neither_aborts_the_run_nor_styles_the_terminal
     assert "\x1b" not in printed and "\x07" not in printed and "\u202e" not in printed
     assert "[/red] [link=http://evil.example]click[/link] \\x1b[31mred" in result.stderr
     assert "[link=http://evil.example]click[/link]" in result.stdout and "\\u202e" in printed
+    assert ":smiley:" in result.stderr and "\U0001f603" not in printed  # no emoji codes either
 
 
 def test_secret_looking_variables_are_recorded_with_their_values_redacted(

@@ -18,6 +18,7 @@ import numpy as np
 from harness.errors import UserError
 from harness.keys import CaseKey
 from harness.results import Run
+from harness.untrusted import plain
 from harness.workload import Workload
 
 
@@ -106,7 +107,7 @@ def render(result: Crosscheck, a: Run, b: Run, fmt: str) -> str:
     if result.unpaired:
         lines.append(f"  only in one run: {', '.join(result.unpaired)}")
     lines.append("same outputs" if result.ok else f"{len(result.differences)} differences")
-    return "\n".join(lines) + "\n"
+    return "\n".join(plain(line) for line in lines) + "\n"  # run ids and hosts are data
 
 
 def pick_two(runs: Sequence[Run]) -> tuple[Run, Run]:

@@ -64,7 +64,7 @@ def _summary(run_dir: Path) -> Table:
 
 def _print_summary(run_dir: Path) -> None:
     # a log file or a CI job gets the whole table, not 80 columns of wrapped cells
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = Console(emoji=False, width=None if sys.stdout.isatty() else 160)
     console.print(_summary(run_dir))
     banner = noise_banner(run_dir)
     if banner:
@@ -229,7 +229,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
 
     hosts = load_fleet(args.hosts) if args.hosts else [parse_host(args.host)]
     repo = Path(__file__).resolve().parents[2]
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     fleet_dir = run_fleet(hosts, _remote_args(args.argv), args.out, console, repo)
     for run_dir in sorted(p for p in fleet_dir.iterdir() if (p / "manifest.json").exists()):
         _print_summary(run_dir)
@@ -256,7 +256,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UserError("--resume works on one host's run, not with --host/--hosts")
         return _run_fleet(args)
     progress_every()  # a bad $HARNESS_PROGRESS_EVERY is refused before anything is written
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     run = load_run(args.out / args.resume) if args.resume else None
     request = resume_request(run, _resume_env(run, args), args.argv) if run else _new_request(args)
     writer = None

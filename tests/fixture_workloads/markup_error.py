@@ -8,8 +8,10 @@ from harness.workload import Workload
 
 SIZES = {"tiny": 8, "small": 8, "default": 8, "large": 8}
 # "[/red]" once raised MarkupError in the progress line and aborted the run; the rest would
-# style, link or recolour the terminal if printed as they are.
-MESSAGE = "[/red] [link=http://evil.example]click[/link] \x1b[31mred\x1b]8;;http://x\x07 \u202e"
+# style, link or recolour the terminal if printed as they are (":smiley:" would be an emoji).
+MESSAGE = (
+    "[/red] [link=http://evil.example]click[/link] \x1b[31mred\x1b]8;;http://x\x07 \u202e :smiley:"
+)
 
 
 def _inputs(n: int, rng: np.random.Generator) -> tuple[np.ndarray]:
