@@ -305,3 +305,50 @@ def test_a_malformed_price_file_is_one_line(tmp_path: Path, text: str, needle: s
     code, stderr = cli("targets", "--prices", str(prices))
     assert code == EXIT_USER_ERROR and needle in stderr and str(prices) in stderr, stderr
     assert_clean(code, stderr)
+
+
+PRICE_VALUES = [
+    '"c8g.large"',
+    '"Standard_D2ps_v6"',
+    "0.05",
+    "-1",
+    "0",
+    "nan",
+    "inf",
+    "1" + "0" * 40,
+    '""',
+    "[1, 2]",
+    "{ a = 1 }",
+    "true",
+    "2026-10-01",
+    '"spot"',
+    '"on-demand"',
+    None,
+]
+PRICE_KEYS = ("type", "price_per_hour", "kind", "region", "date", "source", "unknown")
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_every_price_reader_survives_a_mangled_price_file(real_run: Path, data: Any) -> None:
+    """A price file whose rows hold values of any type, or raw garbage, leaves ``targets``,
+    ``export`` and ``report`` with a result or exactly one error line."""
+    rows = data.draw(
+        st.lists(
+            st.dictionaries(st.sampled_from(PRICE_KEYS), st.sampled_from(PRICE_VALUES)), max_size=3
+        )
+    )
+    text = "".join(
+        "[[price]]\n" + "".join(f"{k} = {v}\n" for k, v in row.items() if v) for row in rows
+    )
+    garbage = data.draw(st.sampled_from([b"", b"\xff\xfe", b"[[price]\n", b"\x00", b"= 1\n"]))
+    reader = data.draw(st.sampled_from(["targets", "export", "report"]))
+    with tempfile.TemporaryDirectory(dir=real_run.parent.parent) as tmp:
+        prices = Path(tmp) / "prices.toml"
+        prices.write_bytes(text.encode() + garbage)
+        argv = {
+            "targets": ["targets"],
+            "export": ["export", str(real_run)],
+            "report": ["report", str(real_run), "-o", str(Path(tmp) / "r.html")],
+        }[reader]
+        assert_clean(*cli(*argv, "--prices", str(prices)))
