@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 from harness import __version__
 from harness.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError
-from harness.listings import cmd_env, cmd_list, cmd_targets
+from harness.listings import cmd_env, cmd_identify, cmd_list, cmd_targets
 from harness.run.arguments import add_run_parser, fraction
 from harness.untrusted import plain
 
@@ -22,6 +22,7 @@ before it is timed, with medians and 95% confidence intervals.
 
 typical use:
   harness env                      who this host is (CPU, LLVM target, cloud, software)
+  harness identify DIR             who a recorded machine is (its cpuinfo, lscpu, DMI files)
   harness list                     the workloads
   harness run --size tiny          a quick run; results in results/<run-id>/
   harness export results/          one CSV row per case
@@ -142,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
     p.set_defaults(func=cmd_env)
+    p = sub.add_parser(
+        "identify", help="identify machines from recorded files (cpuinfo.txt, lscpu.txt, DMI)",
+        description="Identify each FOLDER's machine as `harness env` would this host, from "
+        "files recorded there: cpuinfo.txt (a copy of /proc/cpuinfo), lscpu.txt, and DMI as "
+        "dmi.txt (dmidecode output) or dmi/ (a copy of /sys/class/dmi/id).",
+    )  # fmt: skip
+    p.add_argument("folders", nargs="+", type=Path, metavar="FOLDER")
+    p.add_argument("--json", action="store_true", help="a JSON list: cpu, cloud, topology each")
+    p.add_argument("--instance-type", help="the cloud instance type, when DMI cannot tell")
+    p.set_defaults(func=cmd_identify)
     p = sub.add_parser("list", help="list the workloads")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(

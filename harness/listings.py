@@ -1,5 +1,6 @@
-"""The listing commands: who this host is (``env``), the workloads (``list``), the priced
-targets (``targets``), as rich tables or JSON. Every string shown is data, never markup."""
+"""The listing commands: who this host is (``env``) or a recorded machine (``identify``), the
+workloads (``list``), the priced targets (``targets``), as rich tables or JSON. Every string
+shown is data, never markup."""
 
 from __future__ import annotations
 
@@ -24,6 +25,23 @@ def cmd_env(args: argparse.Namespace) -> int:
     for label, value in summary_rows(env):
         table.add_row(terminal(label), terminal(value))  # host strings are data, not markup
     Console(emoji=False).print(table)
+    return 0
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    from harness.host.environment import identity_rows
+    from harness.host.recorded import identify_folder
+
+    found = [identify_folder(folder, args.instance_type) for folder in args.folders]
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for machine in found:
+        table = Table(title=terminal(machine["folder"]), show_header=False)
+        table.add_row("Files", terminal(", ".join(machine["files"])))
+        for label, value in identity_rows(machine):
+            table.add_row(terminal(label), terminal(value))  # recorded strings are data
+        Console(emoji=False).print(table)
     return 0
 
 

@@ -46,7 +46,8 @@ def _hex(value: int | None) -> str | None:
     return None if value is None else f"{value:#x}"
 
 
-def _cpu(facts: CpuFacts, chip: Chip) -> dict[str, Any]:
+def cpu_record(facts: CpuFacts, chip: Chip) -> dict[str, Any]:
+    """The ``cpu`` object of a capture: the decoded chip and the raw facts it came from."""
     return {
         "vendor": chip.vendor, "name": chip.name, "family": chip.family, "core": chip.core,
         "expected_llvm_cpu": chip.llvm_cpu, "model_name": facts.model_name,
@@ -157,7 +158,7 @@ def capture(
         facts = CpuFacts(arch=platform.machine())
     cloud = identify_cloud(read_dmi(dmi_root), instance_type)
     emulator = os.environ.get(EMULATED_VAR)
-    cpu = _emulated_cpu(emulator) if emulator else _cpu(facts, identify(facts, cloud.cloud))
+    cpu = _emulated_cpu(emulator) if emulator else cpu_record(facts, identify(facts, cloud.cloud))
     return {
         "host": platform.node(),
         "arch": platform.machine(),
@@ -219,8 +220,9 @@ def _target_text(llvm: Mapping[str, Any]) -> str:
 
 
 def _topology_text(topo: Mapping[str, Any]) -> str:
+    usable = f" ({topo['usable_cpus']} usable)" if topo.get("usable_cpus") is not None else ""
     return (
-        f"{topo.get('vcpus')} vCPUs ({topo.get('usable_cpus')} usable), "
+        f"{topo.get('vcpus')} vCPUs{usable}, "
         f"{topo.get('physical_cores')} physical cores, {topo.get('threads_per_core')} "
         f"threads/core, {topo.get('sockets') or '?'} socket(s)"
     )
@@ -239,6 +241,17 @@ def _blas_text(pools: list[Mapping[str, Any]]) -> str:
         f"{p.get('num_threads')} threads, {p.get('architecture')})"
         for p in pools
     )
+
+
+def identity_rows(env: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) pairs for who a machine is: chip, model name, CPUs, cloud."""
+    cpu = _section(env, "cpu")
+    return [
+        ("CPU", _cpu_text(cpu)),
+        ("Model name", str(cpu.get("model_name") or "-")),
+        ("CPUs", _topology_text(_section(env, "topology"))),
+        ("Cloud", _cloud_text(_section(env, "cloud"))),
+    ]
 
 
 def summary_rows(env: Mapping[str, Any]) -> list[tuple[str, str]]:
