@@ -15,7 +15,7 @@ from harness.errors import UserError
 from harness.keys import CaseKey
 from harness.measure.sample_stats import judged
 from harness.pricing.arithmetic import throughput_estimate
-from harness.run.stopping import cannot_write, exit_status, stop_on_signals
+from harness.run.stopping import WRITE_ERRORS, cannot_write, exit_status, stop_on_signals
 from harness.units import seconds, si, with_unit
 from harness.untrusted import terminal
 
@@ -264,7 +264,7 @@ def _run(args: argparse.Namespace) -> int:
         writer = reopen(run, request, console) if run else start(request, console)
         run_dir = execute(request, writer, console)
     except OSError as exc:
-        if isinstance(exc, BrokenPipeError):  # the console's reader went away: cli.main's
+        if exc.errno not in WRITE_ERRORS:  # a broken pipe is cli.main's; others are bugs
             raise
         raise cannot_write(writer, exc) from None
     _print_summary(run_dir)

@@ -8,6 +8,7 @@ interrupted. Further signals are ignored until that cleanup is done, so a second
 
 from __future__ import annotations
 
+import errno
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -18,6 +19,10 @@ from harness.errors import EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_TERMINATED, UserE
 if TYPE_CHECKING:
     from harness.results import RunWriter
 
+# What a failed write of the run's files looks like: a full disk or quota, a read-only or
+# vanished mount, permissions changed under the run.
+WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                          errno.EIO, errno.ENOENT})  # fmt: skip
 STATUS = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED,
           signal.SIGHUP: EXIT_HANGUP}  # fmt: skip
 
