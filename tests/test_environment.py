@@ -114,7 +114,7 @@ def test_capture_reads_the_cpuinfo_and_dmi_it_is_given(tmp_path: Path) -> None:
     """A recorded Graviton2 m6g host: the chip from its cpuinfo, the type from its DMI."""
     dmi = fake_sysfs(sample("graviton2-m6g.metal", "dmi.txt"), tmp_path / "dmi")
     env = capture(probe_threading=False, cpuinfo=HOSTS / "graviton2-m6g.4xlarge" / "cpuinfo.txt",
-                  dmi_root=dmi)  # fmt: skip
+                  dmi_root=dmi, environ={})  # fmt: skip
     assert (env["cpu"]["name"], env["cpu"]["part"], env["cpu"]["implementer"]) == (
         "Graviton2", "0xd0c", "0x41")  # fmt: skip
     assert env["cloud"] == {
@@ -127,7 +127,8 @@ def test_capture_reads_the_cpuinfo_and_dmi_it_is_given(tmp_path: Path) -> None:
 
 def test_capture_without_cpuinfo_or_dmi_still_succeeds(tmp_path: Path) -> None:
     """No /proc/cpuinfo (or an unreadable one) gives an unknown CPU, not an error."""
-    env = capture(probe_threading=False, cpuinfo=tmp_path / "none", dmi_root=tmp_path / "none")
+    env = capture(probe_threading=False, cpuinfo=tmp_path / "none", dmi_root=tmp_path / "none",
+                  environ={})  # fmt: skip
     assert env["cpu"]["known"] is False and env["cloud"]["cloud"] is None
 
 

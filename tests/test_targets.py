@@ -55,7 +55,8 @@ def host_env(
     dmi_root.mkdir(exist_ok=True)
     for name, value in dmi.items():
         (dmi_root / name).write_text(value + "\n", encoding="utf-8")
-    env = capture(instance_type, probe_threading=False, cpuinfo=sample, dmi_root=dmi_root)
+    env = capture(instance_type, probe_threading=False, cpuinfo=sample, dmi_root=dmi_root,
+                  environ={})  # not a CI runner, whatever runs the tests  # fmt: skip
     arch = "x86_64" if "vendor_id" in sample.read_text(encoding="utf-8") else "aarch64"
     topology = {"vcpus": vcpus, "usable_cpus": vcpus, "threads_per_core": threads_per_core,
                 "physical_cores": vcpus // threads_per_core, "sockets": 1}  # fmt: skip
@@ -71,9 +72,10 @@ def catalog() -> dict[str, Any]:
 
 
 def test_packaged_catalog_loads_with_every_cloud_and_more_than_30_rows(catalog):
-    """The shipped catalog passes every check and covers AWS, Google Cloud and Azure."""
+    """The shipped catalog passes every check and covers AWS, Google Cloud, Azure and GitHub's
+    hosted runners."""
     clouds = {t.cloud for t in catalog.values()}
-    assert len(catalog) >= 30 and clouds == {"aws", "gcp", "azure"}
+    assert len(catalog) >= 30 and clouds == {"aws", "gcp", "azure", "github"}
     assert {t.arch for t in catalog.values()} == {"aarch64", "x86_64"}
 
 
@@ -83,6 +85,7 @@ def test_every_row_carries_its_clouds_region_date_and_source(catalog):
         "aws": ("us-east-1", "2026-07-20", "karpenter-provider-aws"),
         "gcp": ("us-central1", "2026-07-30", "Cyclenerd/google-cloud-pricing-cost-calculator"),
         "azure": ("eastus", "2026-06-18", "karpenter-provider-azure"),
+        "github": ("github-hosted", "2026-01-01", "actions-runner-pricing.md"),
     }
     for t in catalog.values():
         region, date, source = expected[t.cloud]
@@ -232,11 +235,11 @@ def test_a_missing_catalog_file_is_a_user_error(tmp_path):
 
 
 def test_listing_filters_by_arch_and_cloud_and_orders_by_cloud_then_size(catalog):
-    """arm64 is aarch64; rows come AWS, then Google Cloud, then Azure, smaller sizes first."""
+    """arm64 is aarch64; rows come AWS, Google Cloud, Azure, then GitHub, smaller sizes first."""
     arm = listing(catalog, arch="arm64")
     assert arm and all(t.arch == "aarch64" for t in arm)
     order = [t.cloud for t in listing(catalog)]
-    assert order == sorted(order, key=["aws", "gcp", "azure"].index)
+    assert order == sorted(order, key=["aws", "gcp", "azure", "github"].index)
     gcp_arm = listing(catalog, arch="aarch64", cloud="gcp")
     axion = [t.type for t in gcp_arm if t.type.startswith("c4a-standard")]
     assert axion == ["c4a-standard-4", "c4a-standard-16", "c4a-standard-72"]

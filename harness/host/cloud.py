@@ -85,3 +85,15 @@ def identify_cloud(dmi: Mapping[str, str], instance_type: str | None = None) -> 
     if instance_type:
         return CloudIdentity(found.cloud, instance_type, "override")
     return found
+
+
+def github_runner(environ: Mapping[str, str], arch: str, vcpus: int | None) -> CloudIdentity | None:
+    """A GitHub-hosted Actions runner, from the variables GitHub sets in every job. Its DMI
+    says Azure (the runners are Azure VMs), but it is billed as GitHub's runner SKU of its
+    shape (``linux_4_core``, ``linux_4_core_arm``), so that is the type; None elsewhere."""
+    if environ.get("GITHUB_ACTIONS") != "true":
+        return None
+    if environ.get("RUNNER_ENVIRONMENT") != "github-hosted":
+        return None  # a self-hosted runner is whatever machine it is
+    sku = f"linux_{vcpus}_core{'_arm' if arch == 'aarch64' else ''}" if vcpus else None
+    return CloudIdentity("github", sku, "env:GITHUB_ACTIONS+RUNNER_ENVIRONMENT")

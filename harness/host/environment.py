@@ -16,13 +16,14 @@ from typing import Any
 
 import psutil
 
-from harness.host.cloud import DMI_ROOT, identify_cloud, read_dmi
+from harness.host.cloud import DMI_ROOT, github_runner, identify_cloud, read_dmi
 from harness.host.cpuid import Chip, CpuFacts, identify, parse_cpuinfo
 
 CPUINFO = Path("/proc/cpuinfo")
 # Variables that change results; nothing else from os.environ is ever recorded.
-ENV_PREFIXES = ("NUMBA_", "OMP_", "GOMP_", "KMP_", "OPENBLAS_", "MKL_", "BLIS_")
-ENV_NAMES = frozenset({"PYTHONHASHSEED", "MALLOC_ARENA_MAX"})
+# RUNNER_* and GITHUB_ACTIONS: which CI runner (a GitHub-hosted one is priced as such)
+ENV_PREFIXES = ("NUMBA_", "OMP_", "GOMP_", "KMP_", "OPENBLAS_", "MKL_", "BLIS_", "RUNNER_")
+ENV_NAMES = frozenset({"PYTHONHASHSEED", "MALLOC_ARENA_MAX", "GITHUB_ACTIONS"})
 # An allowlisted name with one of these in it is recorded, but its value is not: a prefix also
 # admits names like MKL_LICENSE_KEY or OMP_API_TOKEN, which hold secrets, not settings.
 SECRET_PARTS = ("PASSWORD", "PASSWD", "PASSPHRASE", "TOKEN", "SECRET", "KEY", "LICENSE",
@@ -149,6 +150,7 @@ def capture(
     *,
     cpuinfo: Path = CPUINFO,
     dmi_root: Path = DMI_ROOT,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """This host's identity; ``instance_type`` overrides what DMI says (or cannot say)."""
     variables = result_env_vars()  # before the probes: libraries may set some while loading
@@ -156,9 +158,16 @@ def capture(
         facts = parse_cpuinfo(cpuinfo.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         facts = CpuFacts(arch=platform.machine())
-    cloud = identify_cloud(read_dmi(dmi_root), instance_type)
+    runner = github_runner(os.environ if environ is None else environ, platform.machine(),
+                           os.cpu_count())  # fmt: skip
+    cloud = (
+        runner
+        if runner and not instance_type
+        else identify_cloud(read_dmi(dmi_root), instance_type)
+    )
     emulator = os.environ.get(EMULATED_VAR)
-    cpu = _emulated_cpu(emulator) if emulator else cpu_record(facts, identify(facts, cloud.cloud))
+    chip_cloud = "azure" if cloud.cloud == "github" else cloud.cloud  # runners are Azure VMs
+    cpu = _emulated_cpu(emulator) if emulator else cpu_record(facts, identify(facts, chip_cloud))
     return {
         "host": platform.node(),
         "arch": platform.machine(),

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from harness.errors import UserError
 
-CLOUDS = ("aws", "gcp", "azure")
+CLOUDS = ("aws", "gcp", "azure", "github")
 ARCHES = ("aarch64", "x86_64")
 ARCH_ALIASES = {"aarch64": "aarch64", "arm64": "aarch64", "x86_64": "x86_64", "amd64": "x86_64"}
 PRICE_KINDS = ("on-demand", "spot", "reserved", "savings-plan", "negotiated", "custom")

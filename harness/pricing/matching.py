@@ -22,9 +22,10 @@ MEMORY_FIT = (0.85, 1.01)
 @dataclass(frozen=True)
 class Match:
     """This host in the catalog (``target`` None: unpriced, ``reason`` says why). ``how``: "dmi",
-    "override" (user-named), "inferred" (cloud, CPU and shape fit one row), "custom" (the host's
-    own shape at the user's price) or "unknown"; ``candidates``: types the evidence cannot
-    choose between; ``vcpus``/``cores``: the host's own counts."""
+    "env" (a GitHub-hosted runner, from its variables), "override" (user-named), "inferred"
+    (cloud, CPU and shape fit one row), "custom" (the host's own shape at the user's price) or
+    "unknown"; ``candidates``: types the evidence cannot choose between; ``vcpus``/``cores``:
+    the host's own counts."""
 
     target: Target | None
     how: str
@@ -85,6 +86,10 @@ def _identify(env: Mapping[str, Any], catalog: Mapping[str, Target]) -> Match:
         return Match(None, "unknown", f"AWS host: {why}")
     if name in ("gcp", "azure"):
         return _infer(env, catalog, name)
+    if name == "github" and isinstance(itype, str) and itype in catalog:
+        return Match(catalog[itype], "env", f"GitHub-hosted runner {itype} (GITHUB_ACTIONS)")
+    if name == "github":
+        return Match(None, "unknown", f"GitHub-hosted runner: {itype} is not in the catalog")
     why = f"{name} hosts are not in the catalog" if name else "no cloud found in DMI"
     return Match(None, "unknown", why)
 
@@ -155,7 +160,7 @@ def match_host(
         match = Match(catalog.get(name), "override", f"instance type {name} named by the user")
     else:
         match = _identify(env, catalog)
-    if match.target and match.how in ("dmi", "override"):
+    if match.target and match.how in ("dmi", "env", "override"):
         match = replace(match, reason=match.reason + _warnings(env, match.target))
     if price is not None:
         target = replace(
