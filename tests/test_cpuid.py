@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import llvmlite.binding as ll
 import pytest
@@ -56,6 +57,9 @@ EXPECTED = {
     ("derived-amd-9r45", "cpuinfo.txt"): ("AMD", "EPYC 9R45", "Turin", "znver5"),
     ("amd-7r13-hpc6a.48xlarge", "cpuinfo.txt"): ("AMD", "EPYC 7R13", "Milan", "znver3"),
     ("amd-7r13-hpc6a.48xlarge", "lscpu.txt"): ("AMD", "EPYC 7R13", "Milan", "znver3"),
+    ("github-x64-epyc-7763", "lscpu.txt"): ("AMD", "EPYC 7003 (Milan)", "Milan", "znver3"),
+    ("derived-intel-masked-kvm", "cpuinfo.txt"): (
+        "Intel", "Xeon (Sapphire Rapids or later)", "Sapphire Rapids or later", "sapphirerapids"),
     ("amd-7v73x-azure-hbv3", "cpuinfo.txt"): ("AMD", "EPYC 7V73X", "Milan-X", "znver3"),
     ("amd-7v73x-azure-hbv3", "lscpu.txt"): ("AMD", "EPYC 7V73X", "Milan-X", "znver3"),
     ("amd-7b13-gcp-c2d-standard-112", "lscpu.txt"): ("AMD", "EPYC 7B13", "Milan", "znver3"),
@@ -295,7 +299,7 @@ BAD_TABLES = {
     "missing": (ARM_ROW, "[[arm]] row 1: missing key 'llvm_cpu'"),
     "wrong-type": (ARM_ROW + "llvm_cpu = 1\n", "[[arm]] row 1: key 'llvm_cpu' must be str"),
     "bad-regex": (X86_ROW + "llvm_cpu = 'x'\nmodel_name = '('\n", "key 'model_name' is not a"),
-    "no-match": (X86_ROW + "llvm_cpu = 'x'\n", "missing key 'model_name' or 'cpu_family'"),
+    "no-match": (X86_ROW + "llvm_cpu = 'x'\n", "missing key 'model_name', 'cpu_family' or 'flags'"),
     "unknown-key": (
         ARM_ROW + "llvm_cpu = 'x'\n[[arm.chip]]\nvendor = 'A'\nname = 'n'\nfamily = 'f'\nx = 1\n",
         "[[arm]] row 1 chip 1: unknown key 'x'",
@@ -405,3 +409,32 @@ def test_flags_wrapped_at_any_width_survive_lscpu_parsing(
     text = "Architecture:             aarch64\n" + f"{' ' * indent}Flags:".ljust(col)
     text += "\n".join([pieces[0], *(" " * col + p for p in pieces[1:])])
     assert parse_lscpu(text + "\nNUMA node(s):             1\n").flags == flags
+
+
+def test_a_masked_intel_guest_is_inferred_from_its_flags_and_says_so() -> None:
+    """Brand "Intel(R) Xeon(R) Processor" and model 167 name nothing; AMX tiles with AVX-512
+    FP16 give Sapphire Rapids or later, marked inferred with the flags as evidence."""
+    chip = identify(facts_of("derived-intel-masked-kvm", "cpuinfo.txt"))
+    assert (chip.name, chip.confidence) == ("Xeon (Sapphire Rapids or later)", "inferred")
+    assert "amx_tile" in chip.evidence and "avx512_fp16" in chip.evidence
+
+
+def _bare_n2() -> CpuFacts:
+    """The GitHub runner's Neoverse N2 without its BogoMIPS: only a cloud can name the chip."""
+    return dataclasses.replace(facts_of("github-arm64-cobalt-100", "lscpu.txt"), bogomips=None)
+
+
+@pytest.mark.parametrize(
+    ("facts", "cloud", "evidence", "confidence"),
+    [(lambda: facts_of("intel-8488c-m7i.24xlarge", "cpuinfo.txt"), None, "brand string",
+      "identified"),
+     (lambda: facts_of("github-arm64-cobalt-100", "lscpu.txt"), None, "BogoMIPS", "identified"),
+     (_bare_n2, "azure", "the cloud", "identified"),
+     (_bare_n2, None, "several chips", "candidates")],
+)  # fmt: skip
+def test_each_chip_says_what_named_it_and_how_sure_it_is(
+    facts: Any, cloud: str | None, evidence: str, confidence: str
+) -> None:
+    """The brand string, MIDR then BogoMIPS or the cloud, or candidates when nothing decides."""
+    chip = identify(facts(), cloud)
+    assert evidence in chip.evidence and chip.confidence == confidence, chip

@@ -16,7 +16,8 @@ from hostdata import HOSTS, fake_sysfs, sample
 TOP_KEYS = {"host", "arch", "emulated", "cpu", "llvm", "topology", "memory_bytes", "cloud", "os",
             "software", "env_vars"}  # fmt: skip
 CPU_KEYS = {"vendor", "name", "family", "core", "expected_llvm_cpu", "model_name", "vendor_id",
-            "cpu_family", "cpu_model", "implementer", "part", "candidates", "known"}  # fmt: skip
+            "cpu_family", "cpu_model", "implementer", "part", "candidates", "known", "evidence",
+            "confidence"}  # fmt: skip
 
 
 def _this_host_is_zen5() -> bool:

@@ -56,6 +56,7 @@ class X86Row:
     model_ranges: tuple[tuple[int, int], ...] = ()
     steppings: tuple[int, ...] = ()
     clouds: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # all present: the last resort for a masked brand and model
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ _SPECS: dict[str, dict[str, str]] = {
              "bios_model": "str?"},
     "x86": {"vendor_id": "str", "vendor": "str", "name": "str", "family": "str", "core": "str",
             "llvm_cpu": "str", "model_name": "str?", "cpu_family": "int?", "models": "[int]?",
-            "model_ranges": "[[int]]?", "steppings": "[int]?", "clouds": "[str]?"},
+            "model_ranges": "[[int]]?", "steppings": "[int]?", "clouds": "[str]?",
+            "flags": "[str]?"},
 }  # fmt: skip
 _SCALARS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float)}
 
@@ -117,8 +119,8 @@ def _arm_row(raw: Any, where: str) -> ArmRow:
 
 def _x86_row(raw: Any, where: str) -> X86Row:
     row = _row(raw, "x86", where)
-    if "model_name" not in row and "cpu_family" not in row:
-        raise UserError(f"{where}: missing key 'model_name' or 'cpu_family'")
+    if not {"model_name", "cpu_family", "flags"} & row.keys():
+        raise UserError(f"{where}: missing key 'model_name', 'cpu_family' or 'flags'")
     if any(len(pair) != 2 for pair in row.get("model_ranges", ())):
         raise UserError(f"{where}: key 'model_ranges' must hold [low, high] pairs")
     try:

@@ -48,6 +48,8 @@ class Chip:
     llvm_cpu: str | None
     candidates: tuple[str, ...] = ()
     known: bool = True
+    evidence: str = ""  # what named it: the brand string, MIDR and BogoMIPS, CPU flags...
+    confidence: str = "identified"  # "identified", "inferred", "candidates" or "unknown"
 
 
 # lscpu prints the implementer's name, not its number (util-linux sys-utils/lscpu-arm.c).
@@ -206,17 +208,25 @@ def _pick(row: ArmRow, facts: CpuFacts, cloud: str | None) -> Chip:
     survivors = [c for c in pool if _verdict(c, facts) is not False]
     confirmed = [c for c in survivors if _verdict(c, facts)]
     chosen = pool if len(pool) == 1 else survivors if len(survivors) == 1 else confirmed
+    midr = "MIDR implementer and part"
     if len(chosen) == 1:
-        return Chip(chosen[0].vendor, chosen[0].name, chosen[0].family, row.core, row.llvm_cpu)
+        why = midr if len(row.chips) == 1 else f"{midr}, then the cloud" if chosen is pool else (
+            f"{midr}, then BogoMIPS, flags or BIOS model name")  # fmt: skip
+        c = chosen[0]
+        return Chip(c.vendor, c.name, c.family, row.core, row.llvm_cpu, evidence=why)
     names = tuple(c.name for c in (survivors or pool))
-    return Chip(row.vendor, row.core, row.core, row.core, row.llvm_cpu, candidates=names)
+    why = f"{midr}: {row.core}, which the cloud and the evidence leave to several chips"
+    return Chip(row.vendor, row.core, row.core, row.core, row.llvm_cpu, candidates=names,
+                evidence=why, confidence="candidates")  # fmt: skip
 
 
-def _x86_matches(row: X86Row, facts: CpuFacts, by_name: bool) -> bool:
+def _x86_matches(row: X86Row, facts: CpuFacts, by: str) -> bool:
     if facts.vendor_id is not None and facts.vendor_id != row.vendor_id:
         return False
-    if by_name:
+    if by == "name":
         return row.model_name is not None and bool(row.model_name.search(facts.model_name or ""))
+    if by == "flags":
+        return bool(row.flags) and set(row.flags) <= set(facts.flags)
     model = facts.model
     if row.cpu_family is None or facts.family != row.cpu_family or model is None:
         return False
@@ -224,11 +234,20 @@ def _x86_matches(row: X86Row, facts: CpuFacts, by_name: bool) -> bool:
     return in_model and (not row.steppings or facts.stepping in row.steppings)
 
 
+_X86_EVIDENCE = {"name": "the brand string (model name)", "model": "CPUID family and model"}
+
+
 def _identify_x86(facts: CpuFacts, table: ChipTable) -> Chip | None:
-    """The first row matching the brand string, else the first matching family and model."""
-    rows = (r for by_name in (True, False) for r in table.x86 if _x86_matches(r, facts, by_name))
-    r = next(rows, None)
-    return None if r is None else Chip(r.vendor, r.name, r.family, r.core, r.llvm_cpu)
+    """The first row matching the brand string, else family and model, else (a masked guest)
+    the CPU flags, which only narrow it to a generation or later: marked inferred."""
+    for by in ("name", "model", "flags"):
+        r = next((r for r in table.x86 if _x86_matches(r, facts, by)), None)
+        if r is not None:
+            flags = f"CPU flags {', '.join(r.flags)} (brand and model masked)"
+            return Chip(r.vendor, r.name, r.family, r.core, r.llvm_cpu,
+                        evidence=_X86_EVIDENCE.get(by, flags),
+                        confidence="inferred" if by == "flags" else "identified")  # fmt: skip
+    return None
 
 
 def _unknown(facts: CpuFacts) -> Chip:
@@ -236,10 +255,12 @@ def _unknown(facts: CpuFacts) -> Chip:
     impl, part, name = facts.implementer, facts.part, facts.model_name
     if impl is None:
         vendor = X86_VENDORS.get(facts.vendor_id or "", facts.vendor_id or "unknown")
-        return Chip(vendor, name or "unknown CPU", "unknown", "unknown", None, known=False)
+        return Chip(vendor, name or "unknown CPU", "unknown", "unknown", None, known=False,
+                    evidence="not in the chip table", confidence="unknown")  # fmt: skip
     vendor = next((n for n, i in LSCPU_ARM_VENDORS.items() if i == impl), "unknown")
     ids = f"implementer {impl:#x}" + ("" if part is None else f", part {part:#x}")
-    return Chip(vendor, name or f"Arm CPU ({ids})", "unknown", "unknown", None, known=False)
+    return Chip(vendor, name or f"Arm CPU ({ids})", "unknown", "unknown", None, known=False,
+                evidence="not in the chip table", confidence="unknown")  # fmt: skip
 
 
 def identify(facts: CpuFacts, cloud: str | None = None, table: ChipTable | None = None) -> Chip:

@@ -54,7 +54,8 @@ def cpu_record(facts: CpuFacts, chip: Chip) -> dict[str, Any]:
         "expected_llvm_cpu": chip.llvm_cpu, "model_name": facts.model_name,
         "vendor_id": facts.vendor_id, "cpu_family": facts.family, "cpu_model": facts.model,
         "implementer": _hex(facts.implementer), "part": _hex(facts.part),
-        "candidates": list(chip.candidates), "known": chip.known,
+        "candidates": list(chip.candidates), "known": chip.known, "evidence": chip.evidence,
+        "confidence": chip.confidence,
     }  # fmt: skip
 
 
@@ -210,7 +211,10 @@ def _cpu_text(cpu: Mapping[str, Any]) -> str:
     if not cpu.get("known", True):
         return f"{text} (not in the chip table)"
     details = [d for d in (cpu.get("family"), cpu.get("core")) if d and d not in text]
-    return ", ".join([text, *details])
+    inferred = (
+        f" (inferred from {cpu.get('evidence')})" if cpu.get("confidence") == "inferred" else ""
+    )
+    return ", ".join([text, *details]) + inferred
 
 
 def _llvm_text(llvm: Mapping[str, Any], expected: str | None) -> str:
