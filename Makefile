@@ -22,7 +22,7 @@ bench: $(STAMP)
 test: lint test-deps aarch64-env unit
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q --durations=15 $(ARGS)
 
 ## test-aarch64: every workload under QEMU at tiny size, and the crosscheck against x86 (about
 ## ten minutes on two cores; `make test` runs three of them). CI runs both.
