@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 
 import pytest
+from scipy import stats
 
 from conftest import Harness, make_harness
 
@@ -39,7 +40,9 @@ def two_labels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_summary_rows_of_an_a_a_pair_hold_one(harness: Harness, two_labels: Path) -> None:
-    """Every suite ratio of the second label against the first has an interval holding 1.0."""
+    """The suite ratios of the second label against the first hold 1.0 (work per dollar: the
+    price ratio), but for as many misses as 95% intervals leave at a 1-in-1000 chance: one
+    such interval in twenty misses by design (a stricter test once failed a clean-clone run)."""
     result = harness("export", str(two_labels), "--summary", "--format", "json",
                      "--baseline", LABELS[0])  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -57,6 +60,6 @@ def test_summary_rows_of_an_a_a_pair_hold_one(harness: Harness, two_labels: Path
     prices = {r["target_type"]: r["price_per_hour"] for r in flat if r["price_per_hour"]}
     expect = {"throughput": 1.0, "perf_per_dollar": prices[LABELS[0]] / prices[LABELS[1]]}
     missed = [r for r in judged if not r["low"] <= expect[r["measure"]] <= r["high"]]
-    assert not missed, missed
+    assert len(missed) <= stats.binom.ppf(0.999, len(judged), 0.05), (len(judged), missed)
     assert "one instance" in result.stderr
     assert all("processes within each" in r["method"] for r in judged)
