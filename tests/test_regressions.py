@@ -11,9 +11,9 @@ here flagged 3 of 14 cases of the whole suite (tiny triad 4.0 us against 5.1 us,
 process's own rounds within 1%). The A/A runs three processes per case over half the suite,
 twice (each process costs start-up time). The injected slowdown gets its own pair of runs with
 ten processes: with five, candidate processes at 324-383 us against a base at 291-300 us were
-not significant after
-correction (p 0.16). When the processes of a run scatter too much for any 15% step to be seen
-(the host busy in ways steal time does not show), that test skips and says by how much.
+not significant after correction (p 0.16). When the processes of a run scatter too much for
+any 15% step to be seen (the host busy in ways steal time does not show), that test skips and
+says by how much.
 """
 
 from __future__ import annotations
