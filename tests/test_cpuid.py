@@ -65,6 +65,16 @@ EXPECTED = {
     ("amd-7b13-gcp-c2d-standard-112", "lscpu.txt"): ("AMD", "EPYC 7B13", "Milan", "znver3"),
     ("amd-7j13-oci-e4", "lscpu.txt"): ("AMD", "EPYC 7J13", "Milan", "znver3"),
     ("amd-7r32-c5a", "lscpu.txt"): ("AMD", "EPYC 7R32", "Rome", "znver2"),
+    ("intel-8581c-gcp-c4-standard-16", "lscpu.txt"): (
+        "Intel", "Xeon Platinum 8581C", "Emerald Rapids", "emeraldrapids"),
+    ("intel-8581c-gcp-4vcpu", "lscpu.txt"): (
+        "Intel", "Xeon Platinum 8581C", "Emerald Rapids", "emeraldrapids"),
+    ("intel-8573c-github-x64-azure", "lscpu.txt"): (
+        "Intel", "Xeon Platinum 8573C", "Emerald Rapids", "emeraldrapids"),
+    ("intel-6973p-c-github-x64-azure", "lscpu.txt"): (
+        "Intel", "Xeon 6973P-C", "Granite Rapids", "graniterapids"),
+    ("amd-9v45-github-x64-azure", "lscpu.txt"): ("AMD", "EPYC 9V45", "Turin", "znver5"),
+    ("amd-9645-kvm-12vcpu", "lscpu.txt"): ("AMD", "EPYC 9645", "Turin dense", "znver5"),
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import Harness
-from harness.host.cloud import github_runner
+from harness.host.cloud import github_runner, runner_sku
 from harness.host.recorded import identify_folder
 from harness.pricing.catalog import load_catalog
 from harness.pricing.matching import match_host
@@ -39,6 +39,24 @@ def test_a_recorded_runner_is_priced_as_its_github_sku(sample: str, sku: str) ->
     assert "warning" not in match.reason
 
 
+@pytest.mark.parametrize(
+    ("sample", "chip"),
+    [("amd-9v45-github-x64-azure", "EPYC 9V45"), ("intel-6973p-c-github-x64-azure", "Xeon 6973P-C"),
+     ("intel-8573c-github-x64-azure", "Xeon Platinum 8573C")],
+)  # fmt: skip
+def test_a_runner_on_another_cpu_keeps_the_skus_price_and_its_own_cpu(
+    sample: str, chip: str
+) -> None:
+    """GitHub bills the shape whatever CPU it assigns: a Turin, Granite Rapids or Emerald Rapids
+    runner is linux_4_core at its price, named by its own CPU, with no warning."""
+    row = load_catalog()["linux_4_core"]
+    match = match_host(_runner_env(sample), load_catalog())
+    assert match.target is not None and match.how == "env"
+    assert (match.target.type, match.target.price_per_hour) == ("linux_4_core", row.price_per_hour)
+    assert match.target.chip == chip and chip in match.reason
+    assert "warning" not in match.reason
+
+
 def test_a_self_hosted_runner_is_the_machine_it_is() -> None:
     """RUNNER_ENVIRONMENT=self-hosted leaves identification to DMI and the CPU."""
     assert github_runner({**HOSTED, "RUNNER_ENVIRONMENT": "self-hosted"}, "x86_64", 4) is None
@@ -55,15 +73,35 @@ def test_env_on_a_hosted_runner_names_github_and_records_its_variables(
     result = harness("env", "--json")
     assert result.returncode == 0, result.stderr
     env = json.loads(result.stdout)
-    arm = "_arm" if env["arch"] == "aarch64" else ""
-    assert env["cloud"] == {"cloud": "github", "instance_type": f"linux_{os.cpu_count()}_core{arm}",
+    sku = runner_sku(env["arch"], os.cpu_count())
+    assert env["cloud"] == {"cloud": "github", "instance_type": sku,
                             "source": "env:GITHUB_ACTIONS+RUNNER_ENVIRONMENT"}  # fmt: skip
     assert {"GITHUB_ACTIONS", "RUNNER_ENVIRONMENT", "RUNNER_OS"} <= set(env["env_vars"])
 
 
 def test_a_runner_shape_the_catalog_lacks_is_unpriced_with_its_sku_named() -> None:
-    """A 2-vCPU runner's SKU (not in the catalog) is unpriced, and the reason names it."""
+    """An 8-vCPU runner's SKU (not in the catalog) is unpriced, and the reason names it."""
     env = _runner_env("github-arm64-cobalt-100")
-    env["cloud"]["instance_type"] = "linux_2_core_arm"
+    env["cloud"]["instance_type"] = "linux_8_core_arm"
     match = match_host(env, load_catalog())
-    assert match.target is None and "linux_2_core_arm" in match.reason
+    assert match.target is None and "linux_8_core_arm" in match.reason
+
+
+@pytest.mark.parametrize(
+    ("arch", "vcpus", "sku"),
+    [("x86_64", 2, "linux"), ("x86_64", 4, "linux_4_core"), ("aarch64", 2, "linux_2_core_arm"),
+     ("aarch64", 4, "linux_4_core_arm"), ("x86_64", 16, "linux_16_core")],
+)  # fmt: skip
+def test_each_runner_shape_gets_githubs_billing_sku(arch: str, vcpus: int, sku: str) -> None:
+    """The 2-vCPU x64 shape is the standard ``linux`` SKU; the others ``linux_{n}_core[_arm]``."""
+    assert runner_sku(arch, vcpus) == sku
+
+
+@pytest.mark.parametrize(("arch", "sku"), [("x86_64", "linux"), ("aarch64", "linux_2_core_arm")])
+def test_a_two_vcpu_runner_of_a_private_repository_is_priced(arch: str, sku: str) -> None:
+    """The 2-vCPU shapes that private repositories get have catalog rows at GitHub's rates."""
+    target = load_catalog()[sku]
+    assert (target.cloud, target.vcpus, target.arch) == ("github", 2, arch)
+    assert target.price_per_hour == pytest.approx(
+        {"linux": 0.006, "linux_2_core_arm": 0.005}[sku] * 60
+    )

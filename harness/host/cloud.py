@@ -95,5 +95,15 @@ def github_runner(environ: Mapping[str, str], arch: str, vcpus: int | None) -> C
         return None
     if environ.get("RUNNER_ENVIRONMENT") != "github-hosted":
         return None  # a self-hosted runner is whatever machine it is
-    sku = f"linux_{vcpus}_core{'_arm' if arch == 'aarch64' else ''}" if vcpus else None
-    return CloudIdentity("github", sku, "env:GITHUB_ACTIONS+RUNNER_ENVIRONMENT")
+    return CloudIdentity("github", runner_sku(arch, vcpus), "env:GITHUB_ACTIONS+RUNNER_ENVIRONMENT")
+
+
+def runner_sku(arch: str, vcpus: int | None) -> str | None:
+    """GitHub's billing SKU of a hosted Linux runner of this shape. The 2-vCPU x64 shape is the
+    standard runner of private repositories, billed as ``linux``; every other shape has a
+    ``linux_{n}_core`` SKU (``actions-runner-pricing.md``), ``_arm`` for arm64."""
+    if not vcpus:
+        return None
+    if vcpus == 2 and arch != "aarch64":
+        return "linux"
+    return f"linux_{vcpus}_core{'_arm' if arch == 'aarch64' else ''}"

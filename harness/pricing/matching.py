@@ -76,6 +76,24 @@ def _infer(env: Mapping[str, Any], catalog: Mapping[str, Target], cloud: str) ->
     return Match(catalog[names[0]], "inferred", f"{host}: fits {names[0]}")
 
 
+def _runner(env: Mapping[str, Any], target: Target) -> Match:
+    """A GitHub-hosted runner: GitHub bills the SKU of its shape whatever CPU it assigns (the
+    recorded x64 runners had EPYC 7763, EPYC 9V45, Xeon 8573C and Xeon 6973P-C), so the row's
+    price stands and its CPU is this runner's own."""
+    cpu = env.get("cpu") or {}
+    why = f"GitHub-hosted runner {target.type} (GITHUB_ACTIONS)"
+    if not cpu.get("known") or same_chip(target, cpu):
+        return Match(target, "env", why)
+    own = replace(
+        target,
+        chip=str(cpu.get("name")),
+        family=str(cpu.get("family")),
+        core=str(cpu.get("core")),
+        llvm_cpu=str(cpu.get("expected_llvm_cpu") or ""),
+    )
+    return Match(own, "env", f"{why}; GitHub assigned it a {own.chip}, priced as the SKU")
+
+
 def _identify(env: Mapping[str, Any], catalog: Mapping[str, Target]) -> Match:
     cloud = env.get("cloud") or {}
     name, itype = cloud.get("cloud"), cloud.get("instance_type")
@@ -87,7 +105,7 @@ def _identify(env: Mapping[str, Any], catalog: Mapping[str, Target]) -> Match:
     if name in ("gcp", "azure"):
         return _infer(env, catalog, name)
     if name == "github" and isinstance(itype, str) and itype in catalog:
-        return Match(catalog[itype], "env", f"GitHub-hosted runner {itype} (GITHUB_ACTIONS)")
+        return _runner(env, catalog[itype])
     if name == "github":
         return Match(None, "unknown", f"GitHub-hosted runner: {itype} is not in the catalog")
     why = f"{name} hosts are not in the catalog" if name else "no cloud found in DMI"
