@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import UserError
-from harness.host.chip_table import load_chip_table
+from harness.host.chip_table import load_chip_table, parse_chip_table
 from harness.host.cpuid import Chip, CpuFacts, identify, parse_cpuinfo, parse_lscpu
 from hostdata import HOSTS, sample
 
@@ -448,3 +448,42 @@ def test_each_chip_says_what_named_it_and_how_sure_it_is(
     """The brand string, MIDR then BogoMIPS or the cloud, or candidates when nothing decides."""
     chip = identify(facts(), cloud)
     assert evidence in chip.evidence and chip.confidence == confidence, chip
+
+
+N1_TABLE = """
+[[arm]]
+implementer = 0x41
+part = 0xd0c
+vendor = "Arm"
+core = "Neoverse N1"
+llvm_cpu = "neoverse-n1"
+[[arm.chip]]
+vendor = "Ampere"
+name = "Ampere Altra"
+family = "Altra"
+clouds = ["gcp"]
+max_cores_per_socket = 80
+[[arm.chip]]
+vendor = "Ampere"
+name = "Ampere Altra Max"
+family = "Altra"
+max_cores_per_socket = 128
+"""
+
+
+@pytest.mark.parametrize(
+    ("cores", "sockets", "cloud", "name"),
+    [(128, 1, None, "Ampere Altra Max"), (160, 2, None, "Ampere Altra or Ampere Altra Max"),
+     (64, 1, None, "Ampere Altra or Ampere Altra Max"), (64, 1, "gcp", "Ampere Altra"),
+     (64, 1, "oci", "Ampere Altra Max")],
+)  # fmt: skip
+def test_cores_per_socket_and_the_cloud_tell_chips_of_one_part_apart(
+    cores: int, sockets: int, cloud: str | None, name: str
+) -> None:
+    """More cores in a socket than a chip has rules it out; a cloud picks the chips it sells,
+    else the ones no cloud lists; what is left of one family is named 'A or B'."""
+    table = parse_chip_table(N1_TABLE)
+    facts = CpuFacts(arch="aarch64", implementer=0x41, part=0xD0C, cores=cores, sockets=sockets)
+    chip = identify(facts, cloud, table)
+    assert (chip.name, chip.family, chip.vendor) == (name, "Altra", "Ampere")
+    assert (chip.confidence == "candidates") == (" or " in name)

@@ -29,6 +29,7 @@ class ArmChip:
     flags_present: tuple[str, ...] = ()
     flags_absent: tuple[str, ...] = ()
     bios_model: str | None = None
+    max_cores_per_socket: int | None = None  # a socket with more cores is another chip
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ _SPECS: dict[str, dict[str, str]] = {
             "llvm_cpu": "str", "lscpu_name": "str?", "chip": "[table]?"},
     "chip": {"vendor": "str", "name": "str", "family": "str", "clouds": "[str]?",
              "bogomips": "float?", "flags_present": "[str]?", "flags_absent": "[str]?",
-             "bios_model": "str?"},
+             "bios_model": "str?", "max_cores_per_socket": "int?"},
     "x86": {"vendor_id": "str", "vendor": "str", "name": "str", "family": "str", "core": "str",
             "llvm_cpu": "str", "model_name": "str?", "cpu_family": "int?", "models": "[int]?",
             "model_ranges": "[[int]]?", "steppings": "[int]?", "clouds": "[str]?",

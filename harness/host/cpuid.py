@@ -184,6 +184,9 @@ def _verdict(chip: ArmChip, facts: CpuFacts) -> bool | None:
         checks.append(have.issuperset(chip.flags_present) and not have & set(chip.flags_absent))
     if chip.bios_model is not None and facts.bios_model_name:
         checks.append(chip.bios_model in facts.bios_model_name)
+    if chip.max_cores_per_socket is not None and facts.cores and facts.sockets:
+        # lscpu's count of one socket; a VM's is its own shape, so only "more than" tells
+        checks.append(facts.cores <= chip.max_cores_per_socket * facts.sockets)
     return all(checks) if checks else None
 
 
@@ -202,9 +205,11 @@ def _arm_row_for(facts: CpuFacts, table: ChipTable) -> ArmRow | None:
 def _pick(row: ArmRow, facts: CpuFacts, cloud: str | None) -> Chip:
     """The chip on this part: settled by the cloud, then by the evidence, else candidates.
 
-    A known cloud that sells none of the part's chips leaves the bare core: a chip of another
-    cloud is never borrowed."""
-    pool = [c for c in row.chips if not cloud or not c.clouds or cloud in c.clouds]
+    On a known cloud the pool is the chips that cloud sells, else those no catalog cloud is
+    known to sell (on-premises parts, `clouds` empty); a chip of another cloud is never
+    borrowed, so a cloud that sells none of them leaves the bare core."""
+    listed = [c for c in row.chips if cloud in c.clouds]
+    pool = list(row.chips) if not cloud else listed or [c for c in row.chips if not c.clouds]
     survivors = [c for c in pool if _verdict(c, facts) is not False]
     confirmed = [c for c in survivors if _verdict(c, facts)]
     chosen = pool if len(pool) == 1 else survivors if len(survivors) == 1 else confirmed
@@ -214,8 +219,13 @@ def _pick(row: ArmRow, facts: CpuFacts, cloud: str | None) -> Chip:
             f"{midr}, then BogoMIPS, flags or BIOS model name")  # fmt: skip
         c = chosen[0]
         return Chip(c.vendor, c.name, c.family, row.core, row.llvm_cpu, evidence=why)
-    names = tuple(c.name for c in (survivors or pool))
+    left = survivors or pool
+    names = tuple(c.name for c in left)
     why = f"{midr}: {row.core}, which the cloud and the evidence leave to several chips"
+    if len(left) > 1 and len({(c.vendor, c.family) for c in left}) == 1:  # Altra or Altra Max
+        name = " or ".join(names)
+        return Chip(left[0].vendor, name, left[0].family, row.core, row.llvm_cpu,
+                    candidates=names, evidence=why, confidence="candidates")  # fmt: skip
     return Chip(row.vendor, row.core, row.core, row.core, row.llvm_cpu, candidates=names,
                 evidence=why, confidence="candidates")  # fmt: skip
 
