@@ -87,7 +87,9 @@ def decoded(chip: Chip) -> tuple[str, str, str, str | None]:
     return chip.vendor, chip.name, chip.family, chip.llvm_cpu
 
 
-@pytest.mark.parametrize(("name", "file"), sorted(EXPECTED), ids=[f"{n}/{f}" for n, f in EXPECTED])
+@pytest.mark.parametrize(
+    ("name", "file"), sorted(EXPECTED), ids=[f"{n}/{f}" for n, f in sorted(EXPECTED)]
+)
 def test_every_recorded_sample_is_identified_without_the_cloud(name: str, file: str) -> None:
     """Each real (or derived) sample decodes to its chip from the CPU evidence alone."""
     chip = identify(facts_of(name, file))
@@ -114,7 +116,7 @@ def test_graviton5_needs_the_cloud_to_tell_it_from_cobalt_200() -> None:
 def test_the_cloud_settles_a_neoverse_n1_without_other_evidence(cloud: str) -> None:
     """0xd0c is Graviton2 on AWS and Ampere Altra elsewhere, even when BogoMIPS is unknown."""
     facts = dataclasses.replace(facts_of("ampere-altra", "cpuinfo.txt"), bogomips=None)
-    assert identify(facts).candidates == ("Graviton2", "Ampere Altra")
+    assert identify(facts).candidates == ("Graviton2", "Ampere Altra", "Ampere Altra Max")
     assert identify(facts, cloud).name == ("Graviton2" if cloud == "aws" else "Ampere Altra")
 
 
@@ -487,3 +489,12 @@ def test_cores_per_socket_and_the_cloud_tell_chips_of_one_part_apart(
     chip = identify(facts, cloud, table)
     assert (chip.name, chip.family, chip.vendor) == (name, "Altra", "Ampere")
     assert (chip.confidence == "candidates") == (" or " in name)
+
+
+def test_an_n1_socket_of_more_than_80_cores_is_altra_max() -> None:
+    """Altra has at most 80 cores; the Azure Altra's lscpu with a 128-core socket is Altra Max,
+    and as recorded (64 cores, BogoMIPS 50, proven only for Altra) it stays Altra."""
+    recorded = facts_of("ampere-altra-azure", "lscpu.txt")
+    assert identify(recorded).name == "Ampere Altra"
+    bigger = dataclasses.replace(recorded, cores=128, logical_cpus=128)
+    assert decoded(identify(bigger)) == ("Ampere", "Ampere Altra Max", "Altra", "neoverse-n1")

@@ -185,8 +185,9 @@ def _verdict(chip: ArmChip, facts: CpuFacts) -> bool | None:
     if chip.bios_model is not None and facts.bios_model_name:
         checks.append(chip.bios_model in facts.bios_model_name)
     if chip.max_cores_per_socket is not None and facts.cores and facts.sockets:
-        # lscpu's count of one socket; a VM's is its own shape, so only "more than" tells
-        checks.append(facts.cores <= chip.max_cores_per_socket * facts.sockets)
+        # lscpu's count of one socket; a VM's is its own shape, so it can only rule out
+        if facts.cores > chip.max_cores_per_socket * facts.sockets:
+            return False
     return all(checks) if checks else None
 
 
