@@ -184,10 +184,10 @@ def _verdict(chip: ArmChip, facts: CpuFacts) -> bool | None:
         checks.append(have.issuperset(chip.flags_present) and not have & set(chip.flags_absent))
     if chip.bios_model is not None and facts.bios_model_name:
         checks.append(chip.bios_model in facts.bios_model_name)
-    if chip.max_cores_per_socket is not None and facts.cores and facts.sockets:
-        # lscpu's count of one socket; a VM's is its own shape, so it can only rule out
-        if facts.cores > chip.max_cores_per_socket * facts.sockets:
-            return False
+    # lscpu's count of one socket; a VM's is its own shape, so it can only rule out
+    most = chip.max_cores_per_socket
+    if most is not None and facts.cores and facts.sockets and facts.cores > most * facts.sockets:
+        return False
     return all(checks) if checks else None
 
 
